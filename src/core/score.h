@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ * score.h
+ *	  BM25 as Lucene's BM25Similarity computes it.  PostgreSQL-independent.
+ *
+ *	  idf(t)     = ln(1 + (N - df + 0.5) / (df + 0.5))
+ *	  tfpart     = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+ *	  score(d,q) = sum over q's non-excluded terms present in d, in the
+ *	               canonical (normalized) term order, of idf(t) * tfpart
+ *
+ * A document that does not match the query (a required term missing, an
+ * excluded term present, or no scoring term present) scores exactly 0.
+ *
+ * Exactness rule: the index path and the single-row path both call
+ * bm25_score_doc with the same inputs, so they agree to the last bit.
+ * The core is compiled with -ffp-contract=off so no FMA changes rounding.
+ *-------------------------------------------------------------------------
+ */
+#ifndef BM25_SCORE_H
+#define BM25_SCORE_H
+
+#include "bm25_core.h"
+#include "query.h"
+#include "segment.h"
+
+typedef struct bm25_scorer
+{
+	double		k1;
+	double		b;
+	uint64_t	N;				/* documents counted in the statistics */
+	double		avgdl;			/* total tokens / N; 1.0 when N == 0 */
+	uint32_t	nterms;
+	const bm25_qterm *terms;	/* normalized query terms */
+	double	   *idf;			/* nterms entries, filled by bm25_scorer_init */
+} bm25_scorer;
+
+extern double bm25_idf(uint64_t N, uint64_t df);
+extern double bm25_tfpart(const bm25_scorer *s, uint32_t tf, uint32_t dl);
+
+/*
+ * Fill s->idf from dfs[nterms] (df summed over every segment) and set
+ * avgdl from total_tokens.  s->idf must point at nterms doubles.
+ */
+extern void bm25_scorer_init(bm25_scorer *s, double k1, double b, uint64_t N,
+							 uint64_t total_tokens, const bm25_qterm *terms,
+							 uint32_t nterms, const uint64_t *dfs, double *idf);
+
+/* tfs[i] is term i's frequency in the doc (0 = absent). */
+extern double bm25_score_doc(const bm25_scorer *s, const uint32_t *tfs, uint32_t dl);
+
+/* Upper bound of term i's contribution over an impact set. */
+extern double bm25_impact_bound(const bm25_scorer *s, uint32_t i,
+								const bm25_impact *imp, uint32_t nimp);
+
+#endif							/* BM25_SCORE_H */
