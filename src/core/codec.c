@@ -1,0 +1,183 @@
+/*-------------------------------------------------------------------------
+ * codec.c
+ *	  Bit-packing of postings blocks and LEB128 varints.
+ *
+ * Packed layout: value i occupies bits [i*w, (i+1)*w) of the byte string,
+ * bit k of the string being bit (k % 8) of byte k / 8 (LSB-first).  The
+ * string is ceil(n*w/8) bytes; unused high bits of the last byte are 0.
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "codec.h"
+
+/* Number of significant bits of v, 0 for 0; used to pick block widths. */
+uint32_t
+bm25_bit_width(uint32_t v)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	return v == 0 ? 0 : 32 - (uint32_t) __builtin_clz(v);
+#else
+	uint32_t	w = 0;
+
+	while (v != 0)
+	{
+		w++;
+		v >>= 1;
+	}
+	return w;
+#endif
+}
+
+/* Width that fits every value of v[0..n): the width of their bitwise OR. */
+uint32_t
+bm25_max_width(const uint32_t *v, uint32_t n)
+{
+	uint32_t	acc = 0;
+	uint32_t	i;
+
+	for (i = 0; i < n; i++)
+		acc |= v[i];
+	return bm25_bit_width(acc);
+}
+
+/* Size in bytes of n values packed at width bits, rounded up to a byte. */
+size_t
+bm25_packed_size(uint32_t n, uint32_t width)
+{
+	return (size_t) (((uint64_t) n * width + 7) / 8);
+}
+
+/* Pack values LSB-first through a 64-bit accumulator; see file header. */
+size_t
+bm25_pack(uint8_t *out, const uint32_t *v, uint32_t n, uint32_t width)
+{
+	uint64_t	acc = 0;
+	uint32_t	nbits = 0;
+	uint32_t	mask;
+	size_t		o = 0;
+	uint32_t	i;
+
+	if (width == 0)
+		return 0;
+	mask = width >= 32 ? 0xFFFFFFFFu : ((1u << width) - 1);
+	for (i = 0; i < n; i++)
+	{
+		acc |= (uint64_t) (v[i] & mask) << nbits;
+		nbits += width;
+		while (nbits >= 8)
+		{
+			out[o++] = (uint8_t) acc;
+			acc >>= 8;
+			nbits -= 8;
+		}
+	}
+	if (nbits > 0)
+		out[o++] = (uint8_t) acc;
+	return o;
+}
+
+/*
+ * Load up to 8 little-endian bytes from p, of which only avail are
+ * readable; missing high bytes read as zero.
+ */
+static inline uint64_t
+load_tail(const uint8_t *p, size_t avail)
+{
+	uint64_t	x = 0;
+	size_t		i;
+
+	if (avail > 8)
+		avail = 8;
+	for (i = 0; i < avail; i++)
+		x |= (uint64_t) p[i] << (8 * i);
+	return x;
+}
+
+/*
+ * Unpack n values of width bits.  Each value is extracted from an 8-byte
+ * window starting at its first byte (bit offset <= 7, width <= 32, so the
+ * value fits the window); windows that would cross in + avail are loaded
+ * bytewise, so no byte outside in[0..avail) is touched.
+ */
+int
+bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+			uint32_t *out, size_t *used)
+{
+	size_t		size;
+	uint32_t	mask;
+	uint64_t	bit = 0;
+	uint32_t	i;
+
+	if (width > 32 || n > BM25_PACK_MAX_VALUES)
+		return BM25_ECORRUPT;
+	size = bm25_packed_size(n, width);
+	if (size > avail)
+		return BM25_ECORRUPT;
+	if (used)
+		*used = size;
+	if (width == 0)
+	{
+		for (i = 0; i < n; i++)
+			out[i] = 0;
+		return BM25_OK;
+	}
+	mask = width >= 32 ? 0xFFFFFFFFu : ((1u << width) - 1);
+	for (i = 0; i < n; i++)
+	{
+		size_t		byte = (size_t) (bit >> 3);
+		uint64_t	x;
+
+		if (byte + 8 <= avail)
+			x = bm25_get_u64(in + byte);
+		else
+			x = load_tail(in + byte, avail - byte);
+		out[i] = (uint32_t) (x >> (bit & 7)) & mask;
+		bit += width;
+	}
+	return BM25_OK;
+}
+
+/* LEB128: 7 bits per byte, low groups first, high bit = more follows. */
+size_t
+bm25_varint_put(uint8_t *out, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		out[n++] = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t) v;
+	return n;
+}
+
+/* Bounds-checked LEB128 decode; rejects truncation and 64-bit overflow. */
+int
+bm25_varint_get(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out)
+{
+	uint64_t	v = 0;
+	uint32_t	shift = 0;
+	size_t		p = *pos;
+
+	for (;;)
+	{
+		uint8_t		b;
+
+		if (p >= len)
+			return BM25_ECORRUPT;
+		b = buf[p++];
+		if (shift == 63 && (b & 0x7E) != 0)
+			return BM25_ECORRUPT;
+		v |= (uint64_t) (b & 0x7F) << shift;
+		if ((b & 0x80) == 0)
+			break;
+		shift += 7;
+		if (shift > 63)
+			return BM25_ECORRUPT;
+	}
+	*pos = p;
+	*out = v;
+	return BM25_OK;
+}
