@@ -1,0 +1,239 @@
+/*-------------------------------------------------------------------------
+ * build.c
+ *	  CREATE INDEX for bm25: scan the heap, analyze each document, and
+ *	  write immutable segment files, spilling to partial segments whenever
+ *	  the in-memory inverted index outgrows maintenance_work_mem.
+ *-------------------------------------------------------------------------
+ */
+#include "bm25.h"
+
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+typedef struct Bm25BuildState
+{
+	Relation	index;
+	Bm25RelFile rf;
+	Oid			cfg;
+	bm25_builder *builder;
+	Size		mem_budget;
+	MemoryContext tmpctx;
+	double		heap_tuples;
+	double		index_tuples;
+	uint64		next_segid;
+	int			npartials;
+	int			maxpartials;
+	Bm25SegmentEntry *partials;
+} Bm25BuildState;
+
+/* Frees the malloc'd core builder when the build context goes away. */
+static void
+bm25_build_cleanup(void *arg)
+{
+	Bm25BuildState *bs = (Bm25BuildState *) arg;
+
+	if (bs->builder)
+		bm25_builder_free(bs->builder);
+	bs->builder = NULL;
+}
+
+/*
+ * Writes the builder's documents as segment file segid and fills *entry;
+ * the file is durable when this returns.
+ */
+static void
+bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry)
+{
+	Bm25FileWriter w;
+	bm25_seg_summary sum;
+	int			status;
+
+	bm25_sidecar_begin(&w, &bs->rf, segid);
+	status = bm25_builder_write(bs->builder, &w.io, &sum);
+	bm25_sidecar_finish(&w, status, bs->index);
+	entry->id = segid;
+	entry->file_size = sum.file_size;
+	entry->total_tokens = sum.total_tokens;
+	entry->ndocs = sum.ndocs;
+	entry->nterms = sum.nterms;
+	bm25_builder_reset(bs->builder);
+}
+
+/* Spills the current builder contents to a new partial segment. */
+static void
+bm25_build_spill(Bm25BuildState *bs)
+{
+	if (bm25_builder_ndocs(bs->builder) == 0)
+		return;
+	if (bs->npartials == bs->maxpartials)
+	{
+		bs->maxpartials *= 2;
+		bs->partials = repalloc(bs->partials, sizeof(Bm25SegmentEntry) * bs->maxpartials);
+	}
+	bm25_build_flush(bs, bs->next_segid++, &bs->partials[bs->npartials++]);
+}
+
+/* Per-tuple callback of the heap scan: analyze and add one document. */
+static void
+bm25_build_callback(Relation index, ItemPointer tid, Datum *values,
+					bool *isnull, bool tupleIsAlive, void *state)
+{
+	Bm25BuildState *bs = (Bm25BuildState *) state;
+	MemoryContext old;
+	text	   *t;
+	Bm25Doc		doc;
+	int			status = BM25_OK;
+
+	bs->heap_tuples += 1;
+	if (isnull[0])
+		return;
+
+	old = MemoryContextSwitchTo(bs->tmpctx);
+	t = DatumGetTextPP(values[0]);
+	bm25_analyze_doc(bs->cfg, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc);
+	if (doc.dl > 0)
+	{
+		status = bm25_builder_add_doc(bs->builder,
+									  BM25_TID_MAKE(ItemPointerGetBlockNumber(tid),
+													ItemPointerGetOffsetNumber(tid)),
+									  doc.dl, doc.terms, doc.nterms);
+		bs->index_tuples += 1;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpctx);
+	if (status != BM25_OK)
+		bm25_report_status(status, bs->index, "adding a document");
+
+	if (bm25_builder_mem(bs->builder) > bs->mem_budget)
+		bm25_build_spill(bs);
+}
+
+/* Merges the partial segments into one final segment and removes them. */
+static void
+bm25_build_merge(Bm25BuildState *bs, Bm25SegmentEntry *final)
+{
+	Bm25Mapped *maps = palloc0(sizeof(Bm25Mapped) * bs->npartials);
+	const bm25_segment **in = palloc(sizeof(bm25_segment *) * bs->npartials);
+	Bm25FileWriter w;
+	bm25_seg_summary sum;
+	int			status;
+
+	for (int i = 0; i < bs->npartials; i++)
+	{
+		bm25_map_segment(bs->index, &bs->partials[i], &maps[i]);
+		in[i] = maps[i].seg;
+	}
+	final->id = bs->next_segid++;
+	bm25_sidecar_begin(&w, &bs->rf, final->id);
+	status = bm25_merge(in, bs->npartials, NULL, NULL, &w.io, &sum);
+	for (int i = 0; i < bs->npartials; i++)
+		bm25_unmap_segment(&maps[i]);
+	bm25_sidecar_finish(&w, status, bs->index);
+	final->file_size = sum.file_size;
+	final->total_tokens = sum.total_tokens;
+	final->ndocs = sum.ndocs;
+	final->nterms = sum.nterms;
+	for (int i = 0; i < bs->npartials; i++)
+		bm25_sidecar_unlink(&bs->rf, bs->partials[i].id);
+}
+
+/* Refuses relation kinds whose sidecar files we cannot keep consistent. */
+static void
+bm25_check_persistence(Relation index)
+{
+	if (index->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bm25 indexes on unlogged tables are not supported yet"),
+				 errhint("Use a logged table, or ALTER TABLE ... SET LOGGED first.")));
+	if (index->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bm25 indexes on temporary tables are not supported yet")));
+}
+
+/*
+ * ambuild: builds the index's segment files and then publishes them with
+ * the first metapage.
+ */
+IndexBuildResult *
+bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	Bm25BuildState bs;
+	Bm25MetaPageData meta;
+	MemoryContext buildctx;
+	MemoryContext old;
+	MemoryContextCallback *cb;
+
+	bm25_require_preload();
+	bm25_check_persistence(index);
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+
+	buildctx = AllocSetContextCreate(CurrentMemoryContext, "bm25 build",
+									 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(buildctx);
+
+	memset(&bs, 0, sizeof(bs));
+	bs.index = index;
+	bs.rf = BM25_RELFILE(index);
+	bs.cfg = bm25_resolve_config(bm25_options_config_name(index), false);
+	bs.mem_budget = (Size) maintenance_work_mem * 1024;
+	bs.tmpctx = AllocSetContextCreate(buildctx, "bm25 build document",
+									  ALLOCSET_DEFAULT_SIZES);
+	bs.next_segid = 1;
+	bs.maxpartials = 8;
+	bs.partials = palloc(sizeof(Bm25SegmentEntry) * bs.maxpartials);
+	if (bm25_builder_create(&bs.builder) != BM25_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = bm25_build_cleanup;
+	cb->arg = &bs;
+	MemoryContextRegisterResetCallback(buildctx, cb);
+
+	bm25_sidecar_reset_dir(&bs.rf);
+
+	table_index_build_scan(heap, index, indexInfo, true, true,
+						   bm25_build_callback, &bs, NULL);
+
+	bm25_meta_init_empty(&meta, bs.cfg);
+	if (bs.npartials > 0)
+	{
+		bm25_build_spill(&bs);
+		if (bs.npartials == 1)
+			meta.segments[0] = bs.partials[0];
+		else
+			bm25_build_merge(&bs, &meta.segments[0]);
+		meta.nsegments = 1;
+	}
+	else if (bm25_builder_ndocs(bs.builder) > 0)
+	{
+		bm25_build_flush(&bs, bs.next_segid++, &meta.segments[0]);
+		meta.nsegments = 1;
+	}
+	meta.next_segment_id = bs.next_segid;
+	bm25_meta_write(index, &meta, true);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(buildctx);
+
+	result = palloc0(sizeof(IndexBuildResult));
+	result->heap_tuples = bs.heap_tuples;
+	result->index_tuples = bs.index_tuples;
+	return result;
+}
+
+/* ambuildempty: only reached for unlogged indexes, which ambuild refuses. */
+void
+bm25_ambuildempty(Relation index)
+{
+	bm25_check_persistence(index);
+	elog(ERROR, "bm25 index \"%s\": unexpected ambuildempty call",
+		 RelationGetRelationName(index));
+}

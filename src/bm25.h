@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ * bm25.h
+ *	  Declarations shared by the PostgreSQL glue of the bm25 extension.
+ *
+ * The glue wraps the PostgreSQL-independent core (src/core) with access
+ * method callbacks, sidecar file management, query binding and planner
+ * integration.  See docs/architecture.md for the map of files.
+ *-------------------------------------------------------------------------
+ */
+#ifndef BM25_H
+#define BM25_H
+
+#include "compat.h"
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "nodes/execnodes.h"
+#include "access/xlogdefs.h"
+#include "nodes/pathnodes.h"
+#include "port/pg_crc32c.h"
+#include "storage/block.h"
+#include "utils/relcache.h"
+
+#include "core/bm25_core.h"
+#include "core/query.h"
+#include "core/score.h"
+#include "core/segment.h"
+#include "core/topk.h"
+
+#define BM25_AM_NAME				"bm25"
+
+/* Strategy numbers of the operator class bm25_text_ops. */
+#define BM25_STRATEGY_TEXT			1	/* text @@@ text */
+#define BM25_STRATEGY_QUERY			2	/* text @@@ bm25query */
+#define BM25_NSTRATEGIES			2
+
+/* ----- module state (bm25.c) ----- */
+extern bool bm25_loaded_by_preload;
+extern int	bm25_topk_initial_batch;
+extern bool bm25_debug_checks;
+
+extern void bm25_require_preload(void);
+extern void bm25_report_status(int status, Relation index, const char *what);
+
+/* ----- reloptions (access/options.c) ----- */
+typedef struct Bm25Options
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int			text_config_offset;	/* offset of the config name string */
+	double		k1;
+	double		b;
+} Bm25Options;
+
+#define BM25_DEFAULT_K1		1.2
+#define BM25_DEFAULT_B		0.75
+#define BM25_DEFAULT_CONFIG	"english"
+
+extern void bm25_init_reloptions(void);
+extern bytea *bm25_amoptions(Datum reloptions, bool validate);
+extern const char *bm25_options_config_name(Relation index);
+extern void bm25_options_params(Relation index, double *k1, double *b);
+extern Oid	bm25_resolve_config(const char *name, bool missing_ok);
+
+/* ----- metapage (segment/metapage.c) ----- */
+#define BM25_META_MAGIC			0x4D35324Bu	/* "K25M" */
+#define BM25_META_VERSION		1
+#define BM25_METAPAGE_BLKNO		0
+#define BM25_MAX_SEGMENTS		64
+
+/* One live segment as the metapage lists it. */
+typedef struct Bm25SegmentEntry
+{
+	uint64		id;				/* file seg_<id>.bm25 in the sidecar dir */
+	uint64		file_size;
+	uint64		total_tokens;
+	uint32		ndocs;
+	uint32		nterms;
+} Bm25SegmentEntry;
+
+/* Contents of block 0 (after the page header). */
+typedef struct Bm25MetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	Oid			text_config;	/* regconfig the index was built with */
+	uint32		nsegments;
+	uint64		next_segment_id;
+	uint64		total_docs;		/* N: sum of ndocs over live segments */
+	uint64		total_tokens;	/* sum of dl over live segments */
+	Bm25SegmentEntry segments[BM25_MAX_SEGMENTS];
+	uint32		crc;			/* CRC-32C of everything above */
+	uint32		padding;
+} Bm25MetaPageData;
+
+extern void bm25_meta_init_empty(Bm25MetaPageData *meta, Oid cfg);
+extern void bm25_meta_read(Relation index, Bm25MetaPageData *meta);
+extern XLogRecPtr bm25_meta_write(Relation index, Bm25MetaPageData *meta, bool create);
+
+/* ----- sidecar files (segment/sidecar.c) ----- */
+typedef struct Bm25FileWriter
+{
+	bm25_writer_io io;
+	int			fd;
+	int			saved_errno;
+	char	   *path;
+} Bm25FileWriter;
+
+extern char *bm25_sidecar_dir(const Bm25RelFile *rf);
+extern char *bm25_segment_path(const Bm25RelFile *rf, uint64 segid);
+extern void bm25_sidecar_reset_dir(const Bm25RelFile *rf);
+extern void bm25_sidecar_begin(Bm25FileWriter *w, const Bm25RelFile *rf, uint64 segid);
+extern void bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index);
+extern void bm25_sidecar_unlink(const Bm25RelFile *rf, uint64 segid);
+extern int	bm25_sidecar_sweep(Oid dbid);
+
+/* ----- segment cache and index state (segment/segcache.c) ----- */
+typedef struct Bm25IndexState
+{
+	Oid			indexoid;
+	Oid			cfg;
+	double		k1;
+	double		b;
+	uint64		N;
+	uint64		total_tokens;
+	uint32		nsegs;
+	const bm25_segment **segs;
+	Bm25MetaPageData meta;
+} Bm25IndexState;
+
+/* A segment file mapped outside the cache (build and vacuum use these). */
+typedef struct Bm25Mapped
+{
+	void	   *base;
+	size_t		len;
+	bm25_segment *seg;
+} Bm25Mapped;
+
+extern void bm25_map_segment(Relation index, const Bm25SegmentEntry *entry, Bm25Mapped *m);
+extern void bm25_unmap_segment(Bm25Mapped *m);
+extern const bm25_segment *bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry);
+extern void bm25_segcache_forget(const Bm25RelFile *rf);
+extern Bm25IndexState *bm25_index_state(Relation index);
+
+/* ----- analysis (scoring/analyze.c) ----- */
+typedef struct Bm25Doc
+{
+	bm25_doc_term *terms;		/* distinct lexemes with tf, sorted */
+	uint32		nterms;
+	uint32		dl;				/* tokens after analysis */
+} Bm25Doc;
+
+extern void bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc);
+extern void bm25_analyze_query(Oid cfg, const char *q, int len,
+							   bm25_qterm **terms, uint32 *nterms);
+
+/* ----- prepared queries (scoring/prepare.c) ----- */
+typedef struct Bm25Prepared
+{
+	Bm25IndexState *state;
+	bm25_qterm *terms;
+	uint32		nterms;
+	uint64	   *dfs;
+	double	   *idf;
+	bm25_scorer scorer;
+	bm25_search_seg *ssegs;		/* one per segment */
+	bool		can_match;		/* false: no term can make a doc match */
+} Bm25Prepared;
+
+extern Bm25Prepared *bm25_prepare(Bm25IndexState *state, const char *query, int len);
+extern double bm25_score_text(const Bm25Prepared *p, const char *text, int len);
+extern bool bm25_match_text(const Bm25Prepared *p, const char *text, int len);
+
+/* ----- bm25query type and binding (scoring/bm25query.c) ----- */
+typedef struct Bm25Query
+{
+	int32		vl_len_;
+	Oid			indexoid;		/* bound index, InvalidOid if unbound */
+	char		query[FLEXIBLE_ARRAY_MEMBER];	/* not NUL-terminated */
+} Bm25Query;
+
+#define BM25_QUERY_HDRSZ		offsetof(Bm25Query, query)
+#define BM25_QUERY_LEN(q)		(VARSIZE(q) - BM25_QUERY_HDRSZ)
+#define DatumGetBm25QueryP(d)	((Bm25Query *) PG_DETOAST_DATUM(d))
+
+extern Bm25Query *bm25_query_make(Oid indexoid, const char *q, int len);
+extern Oid	bm25_am_oid(void);
+extern Oid	bm25_find_index_for_expr(Oid relid, Node *expr, Index varno);
+
+/* Catalog lookups of our SQL objects, cached per backend. */
+typedef struct Bm25Catalog
+{
+	Oid			query_type;		/* bm25query */
+	Oid			match_bound_op;	/* text @@@ bm25query */
+	Oid			match_bound_func;
+	Oid			match_text_op;	/* text @@@ text */
+	Oid			match_text_func;
+	Oid			score_bound_func;	/* bm25_score(text, bm25query) */
+	Oid			score_text_func;	/* bm25_score(text, text) */
+	Oid			bind_func;		/* bm25_query(text, regclass) */
+} Bm25Catalog;
+
+extern const Bm25Catalog *bm25_catalog(void);
+
+/* ----- access method callbacks (src/access) ----- */
+extern IndexBuildResult *bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void bm25_ambuildempty(Relation index);
+extern bool bm25_aminsert(Relation index, Datum *values, bool *isnull,
+						  ItemPointer ht_ctid, Relation heapRel,
+						  IndexUniqueCheck checkUnique, bool indexUnchanged,
+						  IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *bm25_ambulkdelete(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats,
+												IndexBulkDeleteCallback callback,
+												void *callback_state);
+extern IndexBulkDeleteResult *bm25_amvacuumcleanup(IndexVacuumInfo *info,
+												   IndexBulkDeleteResult *stats);
+extern void bm25_amcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+								Cost *indexStartupCost, Cost *indexTotalCost,
+								Selectivity *indexSelectivity, double *indexCorrelation,
+								double *indexPages);
+extern bool bm25_amvalidate(Oid opclassoid);
+extern IndexScanDesc bm25_ambeginscan(Relation index, int nkeys, int norderbys);
+extern void bm25_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+						  ScanKey orderbys, int norderbys);
+extern bool bm25_amgettuple(IndexScanDesc scan, ScanDirection dir);
+extern int64 bm25_amgetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
+extern void bm25_amendscan(IndexScanDesc scan);
+
+/* Rewrite segments dropping docs the callback says are dead (vacuum.c). */
+extern uint64 bm25_vacuum_segments(Relation index, IndexBulkDeleteCallback callback,
+								   void *callback_state);
+
+/* ----- planner (src/planner) ----- */
+extern void bm25_planner_init(void);
+extern void bm25_topk_exec_init(void);
+
+#endif							/* BM25_H */

@@ -1,0 +1,341 @@
+/*-------------------------------------------------------------------------
+ * topk_exec.c
+ *	  Executor side of the top-k scan.
+ *
+ * The scan ranks matches with block-max pruning in batches: first the best
+ * k (the LIMIT the planner saw, or bm25.topk_initial_batch), then, if the
+ * consumer asks for more because rows were invisible to the snapshot or
+ * filtered out by other quals, the best 2k, 4k, ... skipping the ranks
+ * already returned.  The order (score desc, TID asc) is total, so batches
+ * line up exactly and nothing is ever silently capped.
+ *-------------------------------------------------------------------------
+ */
+#include "planner/topk.h"
+
+#include "access/relation.h"
+#include "access/tableam.h"
+#include "access/sysattr.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include BM25_EXPLAIN_HDR
+
+typedef struct Bm25TopkState
+{
+	CustomScanState css;
+	Oid			indexoid;
+	int64		first_k;
+	int			score_col;		/* 0-based column of the score */
+	ExprState  *query_expr;
+	Relation	index;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *heapslot;
+	int			ncols;
+	AttrNumber *colattr;		/* heap attno per scan column (0 = whole row) */
+	MemoryContext qctx;			/* query preparation and hits */
+
+	/* per (re)scan */
+	Bm25Prepared *prep;
+	bm25_hit   *hits;
+	uint64		nhits;
+	uint64		pos;
+	uint64		k;
+	bool		exhausted;
+	bool		empty;
+
+	/* EXPLAIN ANALYZE counters */
+	int64		batches;
+	int64		ranked;
+	int64		invisible;
+} Bm25TopkState;
+
+static Node *bm25_topk_create_state(CustomScan *cscan);
+static void bm25_topk_begin(CustomScanState *node, EState *estate, int eflags);
+static TupleTableSlot *bm25_topk_exec(CustomScanState *node);
+static void bm25_topk_end(CustomScanState *node);
+static void bm25_topk_rescan(CustomScanState *node);
+static void bm25_topk_explain(CustomScanState *node, List *ancestors, ExplainState *es);
+
+CustomScanMethods bm25_topk_scan_methods = {
+	.CustomName = BM25_TOPK_NAME,
+	.CreateCustomScanState = bm25_topk_create_state,
+};
+
+static const CustomExecMethods bm25_topk_exec_methods = {
+	.CustomName = BM25_TOPK_NAME,
+	.BeginCustomScan = bm25_topk_begin,
+	.ExecCustomScan = bm25_topk_exec,
+	.EndCustomScan = bm25_topk_end,
+	.ReScanCustomScan = bm25_topk_rescan,
+	.ExplainCustomScan = bm25_topk_explain,
+};
+
+/* Creates the (empty) executor state node. */
+static Node *
+bm25_topk_create_state(CustomScan *cscan)
+{
+	Bm25TopkState *st = (Bm25TopkState *) newNode(sizeof(Bm25TopkState), T_CustomScanState);
+
+	st->css.methods = &bm25_topk_exec_methods;
+	st->indexoid = DatumGetObjectId(((Const *) list_nth(cscan->custom_private,
+														BM25_TOPK_PRIV_INDEX))->constvalue);
+	st->first_k = DatumGetInt64(((Const *) list_nth(cscan->custom_private,
+													BM25_TOPK_PRIV_K))->constvalue);
+	st->score_col = DatumGetInt32(((Const *) list_nth(cscan->custom_private,
+													  BM25_TOPK_PRIV_SCORECOL))->constvalue) - 1;
+	return (Node *) st;
+}
+
+/* Opens the index and the heap fetch machinery; maps scan columns. */
+static void
+bm25_topk_begin(CustomScanState *node, EState *estate, int eflags)
+{
+	Bm25TopkState *st = (Bm25TopkState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	Relation	heap = node->ss.ss_currentRelation;
+	ListCell   *lc;
+	int			i = 0;
+
+	bm25_require_preload();
+	st->query_expr = ExecInitExpr(linitial(cscan->custom_exprs), &node->ss.ps);
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st->index = index_open(st->indexoid, AccessShareLock);
+	st->fetch = table_index_fetch_begin(heap);
+	st->heapslot = table_slot_create(heap, NULL);
+	st->qctx = AllocSetContextCreate(estate->es_query_cxt, "bm25 top-k",
+									 ALLOCSET_DEFAULT_SIZES);
+	st->ncols = list_length(cscan->custom_scan_tlist);
+	st->colattr = palloc0(sizeof(AttrNumber) * st->ncols);
+	foreach(lc, cscan->custom_scan_tlist)
+	{
+		TargetEntry *te = lfirst(lc);
+
+		if (i != st->score_col)
+			st->colattr[i] = ((Var *) te->expr)->varattno;
+		i++;
+	}
+}
+
+/* Comparator-free copy of core hits into executor memory. */
+static void
+bm25_topk_rank(Bm25TopkState *st)
+{
+	bm25_hit   *hits = NULL;
+	uint64		n = 0;
+	int			status;
+	MemoryContext old;
+
+	st->batches++;
+	status = bm25_topk(st->prep->ssegs, st->prep->state->nsegs, &st->prep->scorer,
+					   st->k, &hits, &n);
+	if (status != BM25_OK)
+	{
+		free(hits);
+		bm25_report_status(status, st->index, "ranking a query");
+	}
+	old = MemoryContextSwitchTo(st->qctx);
+	if (st->hits)
+		pfree(st->hits);
+	st->hits = palloc(sizeof(bm25_hit) * Max(n, 1));
+	if (n > 0)
+		memcpy(st->hits, hits, sizeof(bm25_hit) * n);
+	MemoryContextSwitchTo(old);
+	free(hits);
+	st->nhits = n;
+	st->exhausted = n < st->k;
+	st->ranked = n;
+}
+
+/* Evaluates the query expression and prepares the first batch. */
+static void
+bm25_topk_start(Bm25TopkState *st)
+{
+	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
+	bool		isnull;
+	Datum		d;
+	Bm25Query  *q;
+	MemoryContext old;
+
+	MemoryContextReset(st->qctx);
+	st->hits = NULL;
+	st->nhits = 0;
+	st->pos = 0;
+	st->k = Max(st->first_k, 1);
+	st->empty = false;
+
+	ResetExprContext(econtext);
+	d = ExecEvalExprSwitchContext(st->query_expr, econtext, &isnull);
+	if (isnull)
+	{
+		st->empty = true;
+		return;
+	}
+	old = MemoryContextSwitchTo(st->qctx);
+	q = DatumGetBm25QueryP(d);
+	if (q->indexoid != st->indexoid)
+		elog(ERROR, "bm25 top-k scan: query bound to index %u, scan uses index %u",
+			 q->indexoid, st->indexoid);
+	st->prep = bm25_prepare(bm25_index_state(st->index), q->query, BM25_QUERY_LEN(q));
+	MemoryContextSwitchTo(old);
+	if (!st->prep->can_match)
+	{
+		st->empty = true;
+		return;
+	}
+	bm25_topk_rank(st);
+}
+
+/*
+ * Access method for ExecScan: the next visible candidate in rank order,
+ * with its columns and score in the scan slot.
+ */
+static TupleTableSlot *
+bm25_topk_next(ScanState *ss)
+{
+	Bm25TopkState *st = (Bm25TopkState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	Snapshot	snapshot = ss->ps.state->es_snapshot;
+
+	if (st->prep == NULL && !st->empty)
+		bm25_topk_start(st);
+	if (st->empty)
+		return ExecClearTuple(slot);
+
+	for (;;)
+	{
+		bm25_hit	hit;
+		ItemPointerData tid;
+		bool		call_again = false;
+		bool		all_dead = false;
+		bool		found;
+
+		if (st->pos >= st->nhits)
+		{
+			if (st->exhausted)
+				return ExecClearTuple(slot);
+			st->k = st->k > PG_UINT64_MAX / 2 ? BM25_K_ALL : st->k * 2;
+			bm25_topk_rank(st);
+			if (st->pos >= st->nhits)
+				return ExecClearTuple(slot);
+		}
+		hit = st->hits[st->pos++];
+		CHECK_FOR_INTERRUPTS();
+
+		ItemPointerSet(&tid, BM25_TID_BLOCK(hit.tid), BM25_TID_OFFSET(hit.tid));
+		found = table_index_fetch_tuple(st->fetch, &tid, snapshot, st->heapslot,
+										&call_again, &all_dead);
+		if (!found)
+		{
+			st->invisible++;
+			continue;
+		}
+
+		ExecClearTuple(slot);
+		for (int i = 0; i < st->ncols; i++)
+		{
+			AttrNumber	att = st->colattr[i];
+
+			if (i == st->score_col)
+			{
+				slot->tts_values[i] = Float8GetDatum(hit.score);
+				slot->tts_isnull[i] = false;
+			}
+			else if (att > 0)
+				slot->tts_values[i] = slot_getattr(st->heapslot, att, &slot->tts_isnull[i]);
+			else if (att == TableOidAttributeNumber)
+			{
+				slot->tts_values[i] = ObjectIdGetDatum(RelationGetRelid(ss->ss_currentRelation));
+				slot->tts_isnull[i] = false;
+			}
+			else if (att < 0)
+				slot->tts_values[i] = slot_getsysattr(st->heapslot, att, &slot->tts_isnull[i]);
+			else
+			{
+				slot->tts_values[i] = ExecFetchSlotHeapTupleDatum(st->heapslot);
+				slot->tts_isnull[i] = false;
+			}
+		}
+		return ExecStoreVirtualTuple(slot);
+	}
+}
+
+/* EvalPlanQual recheck: the row was produced by this scan, so it matches. */
+static bool
+bm25_topk_recheck(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+/* ExecCustomScan: runs the generic scan loop (quals, projection). */
+static TupleTableSlot *
+bm25_topk_exec(CustomScanState *node)
+{
+	return ExecScan(&node->ss, bm25_topk_next, bm25_topk_recheck);
+}
+
+/* Releases the fetch machinery and the index. */
+static void
+bm25_topk_end(CustomScanState *node)
+{
+	Bm25TopkState *st = (Bm25TopkState *) node;
+
+	if (st->fetch)
+		table_index_fetch_end(st->fetch);
+	if (st->heapslot)
+		ExecDropSingleTupleTableSlot(st->heapslot);
+	if (st->index)
+		index_close(st->index, AccessShareLock);
+}
+
+/* Rescan: parameters may have changed, so start from scratch. */
+static void
+bm25_topk_rescan(CustomScanState *node)
+{
+	Bm25TopkState *st = (Bm25TopkState *) node;
+
+	st->prep = NULL;
+	st->hits = NULL;
+	st->nhits = 0;
+	st->pos = 0;
+	st->empty = false;
+	if (st->qctx)
+		MemoryContextReset(st->qctx);
+	ExecScanReScan(&node->ss);
+}
+
+/* EXPLAIN: the index, the pushed-down k, and with ANALYZE the batch work. */
+static void
+bm25_topk_explain(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	Bm25TopkState *st = (Bm25TopkState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	Node	   *q = linitial(cscan->custom_exprs);
+	char	   *name = get_rel_name(st->indexoid);
+
+	ExplainPropertyText("Index", name ? name : "?", es);
+	if (IsA(q, Const) && !((Const *) q)->constisnull)
+	{
+		Bm25Query  *bq = DatumGetBm25QueryP(((Const *) q)->constvalue);
+
+		ExplainPropertyText("Query", pnstrdup(bq->query, BM25_QUERY_LEN(bq)), es);
+	}
+	ExplainPropertyInteger("Top-K", NULL, st->first_k, es);
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("Ranking Batches", NULL, st->batches, es);
+		ExplainPropertyInteger("Ranked Candidates", NULL, st->ranked, es);
+		ExplainPropertyInteger("Invisible Candidates", NULL, st->invisible, es);
+	}
+}
+
+/* Registers the plan node so plans can be copied and serialized. */
+void
+bm25_topk_exec_init(void)
+{
+	RegisterCustomScanMethods(&bm25_topk_scan_methods);
+}

@@ -1,0 +1,267 @@
+/*-------------------------------------------------------------------------
+ * segcache.c
+ *	  Per-backend cache of mmap'd segment files, and the per-query view of
+ *	  an index (Bm25IndexState): its metapage, options and open segments.
+ *
+ * Segment files are immutable once published, so a mapping stays valid
+ * for the life of the backend; a mapping survives even the unlink of its
+ * file.  Entries whose segment left the manifest are dropped the next time
+ * the index is opened, which bounds the cache by the live segments.
+ *-------------------------------------------------------------------------
+ */
+#include "bm25.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+typedef struct SegCacheKey
+{
+	Oid			spc;
+	Oid			db;
+	uint32		rel;
+	uint32		pad;
+	uint64		segid;
+} SegCacheKey;
+
+typedef struct SegCacheEntry
+{
+	SegCacheKey key;
+	void	   *base;
+	size_t		len;
+	bm25_segment *seg;
+} SegCacheEntry;
+
+static HTAB *segcache = NULL;
+
+/* Creates the cache on first use, in TopMemoryContext. */
+static void
+segcache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (segcache)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(SegCacheKey);
+	ctl.entrysize = sizeof(SegCacheEntry);
+	ctl.hcxt = TopMemoryContext;
+	segcache = hash_create("bm25 segment cache", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Fills a cache key for segment segid of the index stored at rf. */
+static void
+segcache_key(SegCacheKey *key, const Bm25RelFile *rf, uint64 segid)
+{
+	memset(key, 0, sizeof(*key));
+	key->spc = BM25_RELFILE_SPC(*rf);
+	key->db = BM25_RELFILE_DB(*rf);
+	key->rel = (uint32) BM25_RELFILE_REL(*rf);
+	key->segid = segid;
+}
+
+/* Releases one entry's mapping and reader. */
+static void
+segcache_release(SegCacheEntry *e)
+{
+	Bm25Mapped	m;
+
+	m.base = e->base;
+	m.len = e->len;
+	m.seg = e->seg;
+	bm25_unmap_segment(&m);
+}
+
+/*
+ * Maps and validates the file of one manifest entry.  A missing, short or
+ * invalid file is reported as corruption with a hint to rebuild.
+ */
+void
+bm25_map_segment(Relation index, const Bm25SegmentEntry *entry, Bm25Mapped *m)
+{
+	Bm25RelFile rf = BM25_RELFILE(index);
+	char	   *path;
+	int			fd;
+	struct stat st;
+	void	   *base;
+	bm25_segment *seg;
+	char		errbuf[256];
+	int			status;
+
+	path = bm25_segment_path(&rf, entry->id);
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+	{
+		if (errno == ENOENT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("bm25 index \"%s\" is missing its segment file \"%s\"",
+							RelationGetRelationName(index), path),
+					 errhint("The index must be rebuilt: REINDEX INDEX %s.",
+							 quote_identifier(RelationGetRelationName(index)))));
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open bm25 segment file \"%s\": %m", path)));
+	}
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat bm25 segment file \"%s\": %m", path)));
+	if ((uint64) st.st_size != entry->file_size || st.st_size == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bm25 segment file \"%s\" has size %lld, the index expects " UINT64_FORMAT,
+						path, (long long) st.st_size, entry->file_size),
+				 errhint("The index must be rebuilt: REINDEX INDEX %s.",
+						 quote_identifier(RelationGetRelationName(index)))));
+	base = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not map bm25 segment file \"%s\": %m", path)));
+	CloseTransientFile(fd);
+
+	errbuf[0] = '\0';
+	status = bm25_segment_open(base, st.st_size, &seg, errbuf, sizeof(errbuf));
+	if (status == BM25_OK &&
+		(bm25_segment_ndocs(seg) != entry->ndocs ||
+		 bm25_segment_total_tokens(seg) != entry->total_tokens))
+	{
+		bm25_segment_close(seg);
+		snprintf(errbuf, sizeof(errbuf), "document statistics differ from the metapage");
+		status = BM25_ECORRUPT;
+	}
+	if (status != BM25_OK)
+	{
+		munmap(base, st.st_size);
+		if (status == BM25_ECORRUPT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("bm25 segment file \"%s\" is corrupted: %s", path, errbuf),
+					 errhint("The index must be rebuilt: REINDEX INDEX %s.",
+							 quote_identifier(RelationGetRelationName(index)))));
+		bm25_report_status(status, index, "opening a segment");
+	}
+	m->base = base;
+	m->len = st.st_size;
+	m->seg = seg;
+	pfree(path);
+}
+
+/* Releases a mapping made by bm25_map_segment. */
+void
+bm25_unmap_segment(Bm25Mapped *m)
+{
+	if (m->seg)
+		bm25_segment_close(m->seg);
+	if (m->base)
+		munmap(m->base, m->len);
+	m->seg = NULL;
+	m->base = NULL;
+}
+
+/*
+ * Returns the open reader of a manifest entry, mapping and validating the
+ * file on first use in this backend.
+ */
+const bm25_segment *
+bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry)
+{
+	Bm25RelFile rf = BM25_RELFILE(index);
+	SegCacheKey key;
+	SegCacheEntry *e;
+	bool		found;
+	Bm25Mapped	m;
+
+	segcache_init();
+	segcache_key(&key, &rf, entry->id);
+	e = hash_search(segcache, &key, HASH_FIND, NULL);
+	if (e)
+		return e->seg;
+
+	bm25_map_segment(index, entry, &m);
+	e = hash_search(segcache, &key, HASH_ENTER, &found);
+	e->base = m.base;
+	e->len = m.len;
+	e->seg = m.seg;
+	return e->seg;
+}
+
+/* Drops cached segments of rf that the manifest no longer lists. */
+static void
+segcache_prune(const Bm25RelFile *rf, const Bm25MetaPageData *meta)
+{
+	HASH_SEQ_STATUS hs;
+	SegCacheEntry *e;
+
+	if (!segcache)
+		return;
+	hash_seq_init(&hs, segcache);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		bool		live = false;
+
+		if (e->key.spc != BM25_RELFILE_SPC(*rf) || e->key.db != BM25_RELFILE_DB(*rf) ||
+			e->key.rel != (uint32) BM25_RELFILE_REL(*rf))
+			continue;
+		for (uint32 i = 0; meta && i < meta->nsegments; i++)
+			if (meta->segments[i].id == e->key.segid)
+				live = true;
+		if (!live)
+		{
+			segcache_release(e);
+			hash_search(segcache, &e->key, HASH_REMOVE, NULL);
+		}
+	}
+}
+
+/* Forgets every cached segment of the index stored at rf. */
+void
+bm25_segcache_forget(const Bm25RelFile *rf)
+{
+	segcache_prune(rf, NULL);
+}
+
+/*
+ * Reads the metapage and opens all live segments: the consistent view one
+ * scan or one scoring call works from.  Checks that the index was built
+ * with the configuration its options still name.
+ */
+Bm25IndexState *
+bm25_index_state(Relation index)
+{
+	Bm25IndexState *st;
+	Bm25RelFile rf = BM25_RELFILE(index);
+	Oid			optcfg;
+
+	bm25_require_preload();
+
+	st = palloc0(sizeof(Bm25IndexState));
+	st->indexoid = RelationGetRelid(index);
+	bm25_meta_read(index, &st->meta);
+	st->cfg = st->meta.text_config;
+	optcfg = bm25_resolve_config(bm25_options_config_name(index), true);
+	if (optcfg != st->cfg)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bm25 index \"%s\" was built with a different text_config than its options now name",
+						RelationGetRelationName(index)),
+				 errhint("Rebuild the index with REINDEX INDEX %s.",
+						 quote_identifier(RelationGetRelationName(index)))));
+	bm25_options_params(index, &st->k1, &st->b);
+	st->N = st->meta.total_docs;
+	st->total_tokens = st->meta.total_tokens;
+	st->nsegs = st->meta.nsegments;
+	st->segs = palloc0(sizeof(bm25_segment *) * Max(st->nsegs, 1));
+
+	segcache_prune(&rf, &st->meta);
+	for (uint32 i = 0; i < st->nsegs; i++)
+		st->segs[i] = bm25_segcache_get(index, &st->meta.segments[i]);
+	return st;
+}
