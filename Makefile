@@ -17,7 +17,6 @@ GLUE_SRCS = $(sort $(wildcard src/*.c src/access/*.c src/segment/*.c \
 OBJS = $(CORE_SRCS:.c=.o) $(GLUE_SRCS:.c=.o)
 
 DATA = sql/bm25--$(EXTVERSION).sql
-DOCS = README.md
 
 # pg_regress suite (sql/*.sql, expected/*.out); run by scripts/test.sh
 # against a temporary instance that preloads the library.

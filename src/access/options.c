@@ -11,16 +11,23 @@
 #include "bm25.h"
 
 #include "access/reloptions.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "nodes/makefuncs.h"
 #include "utils/regproc.h"
 
 static relopt_kind bm25_relopt_kind;
 
-/* Validates text_config when the option is set, so typos fail early. */
+/*
+ * Validates text_config when the option is set, so typos fail early.
+ * reloptions.c also validates the default while the postmaster loads the
+ * library, outside any transaction, where the catalogs cannot be read.
+ */
 static void
 bm25_validate_config(const char *value)
 {
+	if (!IsTransactionState())
+		return;
 	if (value == NULL || value[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -186,11 +186,15 @@ bm25_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEnt
 			cp->path.parallel_workers = 0;
 			cp->path.rows = rows;
 			cp->path.pathkeys = list_make1(pk);
-			/* ranking reads postings of the matches; each returned row is one heap visit */
+			/*
+			 * Ranking reads the postings of the matches once per batch; each
+			 * candidate then costs one heap visit, usually to a cached page.
+			 */
 			cp->path.startup_cost = 1.0 + matches * cpu_operator_cost * 0.5;
 			cp->path.total_cost = cp->path.startup_cost +
-				rows * (random_page_cost + cpu_tuple_cost) * (matches / rows);
-			cp->flags = 0;
+				matches * (seq_page_cost + cpu_tuple_cost);
+			/* projecting in the scan is what lets setrefs reuse the score */
+			cp->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 			cp->custom_paths = NIL;
 			cp->custom_private = list_make4(ri, score, q,
 											makeConst(INT8OID, -1, InvalidOid, 8,
