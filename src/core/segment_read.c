@@ -15,6 +15,9 @@
 
 #include "seg_format.h"
 
+static int	seg_corrupt(char *errbuf, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
 /* Format a message into errbuf (when given) and return BM25_ECORRUPT. */
 static int
 seg_corrupt(char *errbuf, size_t errlen, const char *fmt,...)
