@@ -1,0 +1,1255 @@
+/*-------------------------------------------------------------------------
+ * topk.c
+ *	  Ranked retrieval: exact top k by block-max MaxScore, the exhaustive
+ *	  reference, and plain boolean matching.
+ *
+ * Result order is score descending, then TID ascending; that is a total
+ * order, so the top k is unique and bm25_topk must equal
+ * bm25_topk_exhaustive bit for bit.  Two rules make that hold:
+ *
+ *	- The score of every reported hit comes from bm25_score_doc on the
+ *	  doc's tfs (canonical summation order), never from the partial sums
+ *	  the engine accumulates while deciding whether to look at a doc.
+ *
+ *	- The engine only discards a doc when an upper bound of its score,
+ *	  inflated by a relative slack that covers every rounding difference
+ *	  between the bound's summation and the canonical one, is still
+ *	  strictly below the threshold (the worst score kept).  A doc scoring
+ *	  exactly the threshold is never discarded, since it may still win on
+ *	  TID.  docs/ranking.md explains the slack.
+ *
+ * One bounded min-heap (worst kept hit at the root) is shared by all
+ * segments, so the threshold found in one segment prunes the next.
+ *
+ * Output arrays: on success *out is always a valid malloc'd pointer, even
+ * when *nout == 0; on failure *out is NULL.  Free with free().
+ *
+ * PostgreSQL-independent: plain C99, malloc/free only.
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topk.h"
+
+/* ---------------------------------------------------------------------
+ * Hit order and the bounded heap
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Does a rank before b?  Score descending, then TID ascending; a NaN score
+ * (only possible with nonsensical k1/b) ranks after every number so the
+ * order stays total.
+ */
+static inline int
+hit_better(const bm25_hit *a, const bm25_hit *b)
+{
+	if (a->score > b->score)
+		return 1;
+	if (a->score < b->score)
+		return 0;
+	if (a->score == b->score)
+		return a->tid < b->tid;
+	if (isnan(a->score) != isnan(b->score))
+		return isnan(b->score);
+	return a->tid < b->tid;
+}
+
+/* qsort comparator for the final result order. */
+static int
+hit_cmp(const void *pa, const void *pb)
+{
+	const bm25_hit *a = (const bm25_hit *) pa;
+	const bm25_hit *b = (const bm25_hit *) pb;
+
+	if (hit_better(a, b))
+		return -1;
+	if (hit_better(b, a))
+		return 1;
+	return 0;
+}
+
+/*
+ * The best k hits seen so far.  Until it holds k hits it is a plain
+ * array; once full it is a binary heap whose root is the worst kept hit.
+ */
+typedef struct topk_heap
+{
+	bm25_hit   *h;
+	uint64_t	n;
+	uint64_t	cap;
+	uint64_t	k;
+	int			full;
+} topk_heap;
+
+/* Restore the heap property below position i (root = worst). */
+static void
+heap_sift_down(bm25_hit *h, uint64_t n, uint64_t i)
+{
+	bm25_hit	x = h[i];
+
+	for (;;)
+	{
+		uint64_t	c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && hit_better(&h[c], &h[c + 1]))
+			c++;				/* the worse child */
+		if (!hit_better(&x, &h[c]))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* Make sure the array can take one more hit. */
+static int
+heap_reserve(topk_heap *hp)
+{
+	uint64_t	ncap;
+	bm25_hit   *nh;
+
+	if (hp->n < hp->cap)
+		return BM25_OK;
+	ncap = hp->cap < 64 ? 64 : hp->cap * 2;
+	if (ncap > hp->k)
+		ncap = hp->k;
+	if (ncap <= hp->n || ncap > SIZE_MAX / sizeof(bm25_hit))
+		return BM25_ENOMEM;
+	nh = realloc(hp->h, (size_t) ncap * sizeof(bm25_hit));
+	if (nh == NULL)
+		return BM25_ENOMEM;
+	hp->h = nh;
+	hp->cap = ncap;
+	return BM25_OK;
+}
+
+/* Offer a scored hit; keeps the best k. */
+static int
+heap_offer(topk_heap *hp, double score, bm25_tid tid)
+{
+	bm25_hit	x;
+
+	x.score = score;
+	x.tid = tid;
+	if (!hp->full)
+	{
+		int			rc = heap_reserve(hp);
+
+		if (rc != BM25_OK)
+			return rc;
+		hp->h[hp->n++] = x;
+		if (hp->n == hp->k)
+		{
+			uint64_t	i = hp->n / 2;
+
+			while (i-- > 0)
+				heap_sift_down(hp->h, hp->n, i);
+			hp->full = 1;
+		}
+		return BM25_OK;
+	}
+	if (hit_better(&x, &hp->h[0]))
+	{
+		hp->h[0] = x;
+		heap_sift_down(hp->h, hp->n, 0);
+	}
+	return BM25_OK;
+}
+
+/* Sort the kept hits and hand the array to the caller. */
+static int
+heap_finish(topk_heap *hp, bm25_hit **out, uint64_t *nout)
+{
+	if (hp->h == NULL)
+	{
+		hp->h = malloc(sizeof(bm25_hit));
+		if (hp->h == NULL)
+			return BM25_ENOMEM;
+	}
+	if (hp->n > 1)
+		qsort(hp->h, (size_t) hp->n, sizeof(bm25_hit), hit_cmp);
+	*out = hp->h;
+	*nout = hp->n;
+	hp->h = NULL;
+	return BM25_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Engine state
+ * ---------------------------------------------------------------------
+ */
+
+/* Sort key for ordering terms by a bound. */
+typedef struct topk_pair
+{
+	double		key;
+	uint32_t	idx;
+} topk_pair;
+
+typedef struct topk_engine
+{
+	const bm25_scorer *sc;
+	const bm25_segment *seg;
+	uint32_t	nterms;
+
+	/* Indexed by scorer term. */
+	bm25_cursor *cur;
+	uint32_t   *tfs;			/* scratch for bm25_score_doc, kept zeroed */
+
+	/* Scoring (MUST and SHOULD) terms present in the current segment. */
+	uint32_t	m;
+	uint32_t   *sterm;			/* slot -> scorer term */
+	double	   *ub;				/* slot -> term-level bound */
+	double	   *bb;				/* slot -> bound inside the current window */
+	uint32_t   *gord;			/* slots by ub ascending */
+	double	   *gpre;			/* m + 1 prefix sums of ub in gord order */
+	uint32_t   *word;			/* slots by bb ascending (or descending) */
+	double	   *wpre;			/* m + 1 prefix (or suffix) sums of bb */
+	topk_pair  *pairs;			/* sort scratch */
+
+	uint32_t	nmust;
+	uint32_t   *must;			/* slots of MUST terms, rarest first */
+	uint32_t	nshould;
+	uint32_t   *should;			/* slots of SHOULD terms */
+	uint32_t	nnot;
+	uint32_t   *mnot;			/* scorer terms of MUST_NOT terms */
+
+	topk_heap  *heap;
+	int			can_prune;
+	double		theta;			/* worst kept score once full, else -inf */
+	double		slack;			/* 1 + relative rounding margin */
+} topk_engine;
+
+#define CUR(e, slot)	(&(e)->cur[(e)->sterm[(slot)]])
+
+/*
+ * Can a doc whose score is at most bound (as computed in floating point,
+ * in any summation order) still enter the heap?  False means: certainly
+ * not, even after rounding.
+ */
+static inline int
+cannot_reach(const topk_engine *e, double bound)
+{
+	return bound * e->slack + 1e-300 < e->theta;
+}
+
+/* Contribution of scorer term i with tf in a doc of length dl. */
+static inline double
+contrib(const topk_engine *e, uint32_t i, uint32_t tf, uint32_t dl)
+{
+	return e->sc->idf[i] * bm25_tfpart(e->sc, tf, dl);
+}
+
+/* qsort comparator: topk_pair by key ascending. */
+static int
+pair_cmp(const void *pa, const void *pb)
+{
+	double		a = ((const topk_pair *) pa)->key;
+	double		b = ((const topk_pair *) pb)->key;
+	int			na = isnan(a) != 0;
+	int			nb = isnan(b) != 0;
+
+	if (na || nb)
+		return na - nb;
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* Sort idx[0..n) by key[idx] ascending (descending if desc). */
+static void
+sort_slots(topk_pair *pairs, uint32_t *idx, uint32_t n, const double *key, int desc)
+{
+	uint32_t	a;
+
+	if (n <= 24)
+	{
+		for (a = 1; a < n; a++)
+		{
+			uint32_t	x = idx[a];
+			uint32_t	b = a;
+
+			while (b > 0 && (desc ? key[idx[b - 1]] < key[x] : key[idx[b - 1]] > key[x]))
+			{
+				idx[b] = idx[b - 1];
+				b--;
+			}
+			idx[b] = x;
+		}
+		return;
+	}
+	for (a = 0; a < n; a++)
+	{
+		pairs[a].key = desc ? -key[idx[a]] : key[idx[a]];
+		pairs[a].idx = idx[a];
+	}
+	qsort(pairs, n, sizeof(topk_pair), pair_cmp);
+	for (a = 0; a < n; a++)
+		idx[a] = pairs[a].idx;
+}
+
+/* Release everything engine_init allocated. */
+static void
+engine_free(topk_engine *e)
+{
+	free(e->cur);
+	free(e->tfs);
+	free(e->sterm);
+	free(e->ub);
+	free(e->bb);
+	free(e->gord);
+	free(e->gpre);
+	free(e->word);
+	free(e->wpre);
+	free(e->pairs);
+	free(e->must);
+	free(e->should);
+	free(e->mnot);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * Decide whether bounds can be trusted: they assume tfpart grows with tf,
+ * shrinks with dl and is finite, which holds for k1 >= 0, 0 <= b <= 1.
+ */
+static int
+scorer_prunable(const bm25_scorer *sc)
+{
+	uint32_t	i;
+
+	if (!(sc->k1 >= 0.0 && sc->k1 < HUGE_VAL))
+		return 0;
+	if (!(sc->b >= 0.0 && sc->b <= 1.0))
+		return 0;
+	if (!(sc->avgdl > 0.0 && sc->avgdl < HUGE_VAL))
+		return 0;
+	for (i = 0; i < sc->nterms; i++)
+		if (!(sc->idf[i] >= 0.0 && sc->idf[i] < HUGE_VAL))
+			return 0;
+	return 1;
+}
+
+/* Allocate per-query arrays, sized for every scorer term. */
+static int
+engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
+{
+	size_t		n;
+
+	memset(e, 0, sizeof(*e));
+	e->sc = sc;
+	e->nterms = sc->nterms;
+	e->heap = heap;
+	e->theta = -HUGE_VAL;
+	e->can_prune = scorer_prunable(sc);
+	/* See docs/ranking.md: covers the summation-order rounding of n terms. */
+	e->slack = 1.0 + 1e-9 + ((double) sc->nterms + 4.0) * 1e-15;
+
+	n = sc->nterms > 0 ? sc->nterms : 1;
+	e->cur = malloc(n * sizeof(bm25_cursor));
+	e->tfs = calloc(n, sizeof(uint32_t));
+	e->sterm = malloc(n * sizeof(uint32_t));
+	e->ub = malloc(n * sizeof(double));
+	e->bb = malloc(n * sizeof(double));
+	e->gord = malloc(n * sizeof(uint32_t));
+	e->gpre = malloc((n + 1) * sizeof(double));
+	e->word = malloc(n * sizeof(uint32_t));
+	e->wpre = malloc((n + 1) * sizeof(double));
+	e->pairs = malloc(n * sizeof(topk_pair));
+	e->must = malloc(n * sizeof(uint32_t));
+	e->should = malloc(n * sizeof(uint32_t));
+	e->mnot = malloc(n * sizeof(uint32_t));
+	if (!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
+		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
+		!e->should || !e->mnot)
+	{
+		engine_free(e);
+		return BM25_ENOMEM;
+	}
+	return BM25_OK;
+}
+
+/*
+ * Prepare the cursors of one segment.  *active is 0 when no doc of the
+ * segment can match (a MUST term is absent, or no scoring term exists).
+ */
+static int
+engine_segment(topk_engine *e, const bm25_search_seg *ss, int *active)
+{
+	const bm25_scorer *sc = e->sc;
+	uint32_t	i;
+	uint32_t	a;
+
+	*active = 0;
+	e->seg = ss->seg;
+	e->m = 0;
+	e->nmust = 0;
+	e->nshould = 0;
+	e->nnot = 0;
+	if (sc->nterms == 0 || ss->seg == NULL)
+		return BM25_OK;
+	if (ss->terms == NULL)
+		return BM25_EINVAL;
+
+	for (i = 0; i < sc->nterms; i++)
+		if (sc->terms[i].occur == BM25_MUST && ss->terms[i].df == 0)
+			return BM25_OK;
+
+	for (i = 0; i < sc->nterms; i++)
+	{
+		const bm25_term_info *ti = &ss->terms[i];
+		int			rc;
+		uint32_t	slot;
+
+		if (ti->df == 0)
+			continue;
+		rc = bm25_cursor_init(&e->cur[i], ss->seg, ti);
+		if (rc != BM25_OK)
+			return rc;
+		if (sc->terms[i].occur == BM25_MUST_NOT)
+		{
+			e->mnot[e->nnot++] = i;
+			continue;
+		}
+		slot = e->m++;
+		e->sterm[slot] = i;
+		/* A term with postings but no impact data cannot be bounded. */
+		if (ti->nimpacts == 0)
+			e->ub[slot] = HUGE_VAL;
+		else
+			e->ub[slot] = bm25_impact_bound(sc, i, ti->impacts,
+											ti->nimpacts < BM25_MAX_IMPACTS ?
+											ti->nimpacts : BM25_MAX_IMPACTS);
+		if (sc->terms[i].occur == BM25_MUST)
+			e->must[e->nmust++] = slot;
+		else
+			e->should[e->nshould++] = slot;
+	}
+	if (e->m == 0)
+		return BM25_OK;
+
+	/* MUST terms rarest first: the rarest one leads the conjunction. */
+	for (a = 1; a < e->nmust; a++)
+	{
+		uint32_t	x = e->must[a];
+		uint32_t	b = a;
+
+		while (b > 0 && ss->terms[e->sterm[e->must[b - 1]]].df > ss->terms[e->sterm[x]].df)
+		{
+			e->must[b] = e->must[b - 1];
+			b--;
+		}
+		e->must[b] = x;
+	}
+	*active = 1;
+	return BM25_OK;
+}
+
+/*
+ * Final stage for a candidate d whose scoring cursors all sit at their
+ * first posting >= d: reject it if a MUST_NOT term occurs, else score it
+ * canonically and offer it to the heap.
+ */
+static int
+engine_emit(topk_engine *e, uint32_t d, uint32_t dl)
+{
+	uint32_t	a;
+	double		score;
+	int			rc;
+
+	for (a = 0; a < e->nnot; a++)
+	{
+		bm25_cursor *c = &e->cur[e->mnot[a]];
+
+		if (c->doc < d)
+		{
+			rc = bm25_cursor_advance(c, d);
+			if (rc != BM25_OK)
+				return rc;
+		}
+		if (c->doc == d)
+			return BM25_OK;
+	}
+
+	for (a = 0; a < e->m; a++)
+	{
+		bm25_cursor *c = CUR(e, a);
+
+		if (c->doc == d)
+			e->tfs[e->sterm[a]] = c->tf;
+	}
+	score = bm25_score_doc(e->sc, e->tfs, dl);
+	for (a = 0; a < e->m; a++)
+		e->tfs[e->sterm[a]] = 0;
+
+	rc = heap_offer(e->heap, score, bm25_segment_tid(e->seg, d));
+	if (rc != BM25_OK)
+		return rc;
+	if (e->can_prune && e->heap->full)
+		e->theta = e->heap->h[0].score;
+	return BM25_OK;
+}
+
+/* Number of leading terms (ascending bounds, prefix sums pre) that cannot reach theta. */
+static inline uint32_t
+split_point(const topk_engine *e, const double *pre, uint32_t from, uint32_t m)
+{
+	uint32_t	ne = from;
+
+	while (ne < m && cannot_reach(e, pre[ne + 1]))
+		ne++;
+	return ne;
+}
+
+/*
+ * Pure disjunction (no MUST term): block-max MaxScore.
+ *
+ * Terms sorted by their term-level bound split into a non-essential prefix
+ * whose bounds sum below theta and the essential rest; a doc containing no
+ * essential term cannot enter the heap, so window starts come from the
+ * essential cursors.  Each window ends where the first block of any term
+ * (located by shallow calls) ends; inside it the split is redone with the
+ * block bounds, candidates come from the window's essential cursors, and
+ * non-essential terms are probed by advance only while partial score plus
+ * their remaining bounds can still reach theta.
+ */
+static int
+run_disjunction(topk_engine *e)
+{
+	uint32_t	m = e->m;
+	uint32_t	a;
+	uint32_t	ne_g = 0;
+	uint32_t	next_start = 0;
+	int			rc;
+
+	for (a = 0; a < m; a++)
+		e->gord[a] = a;
+	sort_slots(e->pairs, e->gord, m, e->ub, 0);
+	e->gpre[0] = 0.0;
+	for (a = 0; a < m; a++)
+		e->gpre[a + 1] = e->gpre[a] + e->ub[e->gord[a]];
+
+	for (;;)
+	{
+		uint32_t	ws = BM25_NO_MORE_DOCS;
+		uint32_t	we = BM25_NO_MORE_DOCS;
+		uint32_t	ne_w = 0;
+		int			dummy;
+		uint32_t	r;
+
+		ne_g = split_point(e, e->gpre, ne_g, m);
+		if (ne_g == m)
+			break;
+		for (r = ne_g; r < m; r++)
+		{
+			bm25_cursor *c = CUR(e, e->gord[r]);
+
+			if (c->doc < next_start)
+			{
+				rc = bm25_cursor_advance(c, next_start);
+				if (rc != BM25_OK)
+					return rc;
+			}
+			if (c->doc < ws)
+				ws = c->doc;
+		}
+		if (ws == BM25_NO_MORE_DOCS)
+			break;
+
+		dummy = (e->theta == -HUGE_VAL);
+		if (dummy)
+		{
+			/* Nothing can be pruned yet: one window, every term essential. */
+			for (a = 0; a < m; a++)
+				e->word[a] = a;
+		}
+		else
+		{
+			for (a = 0; a < m; a++)
+			{
+				bm25_cursor *c = CUR(e, a);
+				uint32_t	last;
+				const bm25_impact *imp = NULL;
+				uint32_t	nimp = 0;
+
+				e->word[a] = a;
+				if (c->doc == BM25_NO_MORE_DOCS)
+				{
+					e->bb[a] = 0.0;
+					continue;
+				}
+				rc = bm25_cursor_shallow(c, c->doc > ws ? c->doc : ws, &last, &imp, &nimp);
+				if (rc != BM25_OK)
+					return rc;
+				if (last == BM25_NO_MORE_DOCS)
+					e->bb[a] = 0.0;
+				else
+				{
+					e->bb[a] = nimp == 0 ? HUGE_VAL :
+						bm25_impact_bound(e->sc, e->sterm[a], imp,
+										  nimp < BM25_MAX_IMPACTS ? nimp : BM25_MAX_IMPACTS);
+					if (last < we)
+						we = last;
+				}
+			}
+			/* A cursor already past the window contributes nothing in it. */
+			for (a = 0; a < m; a++)
+			{
+				uint32_t	cd = CUR(e, a)->doc;
+
+				if (cd != BM25_NO_MORE_DOCS && cd > we)
+					e->bb[a] = 0.0;
+			}
+			sort_slots(e->pairs, e->word, m, e->bb, 0);
+			e->wpre[0] = 0.0;
+			for (a = 0; a < m; a++)
+				e->wpre[a + 1] = e->wpre[a] + e->bb[e->word[a]];
+			ne_w = split_point(e, e->wpre, 0, m);
+		}
+
+		if (ne_w < m)
+		{
+			for (r = ne_w; r < m; r++)
+			{
+				bm25_cursor *c = CUR(e, e->word[r]);
+
+				if (c->doc < ws)
+				{
+					rc = bm25_cursor_advance(c, ws);
+					if (rc != BM25_OK)
+						return rc;
+				}
+			}
+
+			for (;;)
+			{
+				uint32_t	d = BM25_NO_MORE_DOCS;
+				uint32_t	dl;
+				int			skip = 0;
+
+				for (r = ne_w; r < m; r++)
+				{
+					uint32_t	cd = CUR(e, e->word[r])->doc;
+
+					if (cd < d)
+						d = cd;
+				}
+				if (d == BM25_NO_MORE_DOCS || d > we)
+					break;
+
+				if (dummy)
+				{
+					dl = bm25_segment_doclen(e->seg, d);
+					rc = engine_emit(e, d, dl);
+					if (rc != BM25_OK)
+						return rc;
+					/* Once theta exists, end the window to start pruning. */
+					if (e->theta != -HUGE_VAL)
+						we = d;
+				}
+				else
+				{
+					double		bound = e->wpre[ne_w];
+					double		partial = 0.0;
+
+					/* Cheap check with block bounds before decoding anything. */
+					for (r = ne_w; r < m; r++)
+						if (CUR(e, e->word[r])->doc == d)
+							bound += e->bb[e->word[r]];
+					if (cannot_reach(e, bound))
+						skip = 1;
+
+					if (!skip)
+					{
+						dl = bm25_segment_doclen(e->seg, d);
+						for (r = ne_w; r < m; r++)
+						{
+							uint32_t	slot = e->word[r];
+							bm25_cursor *c = CUR(e, slot);
+
+							if (c->doc == d)
+								partial += contrib(e, e->sterm[slot], c->tf, dl);
+						}
+						r = ne_w;
+						while (r-- > 0)
+						{
+							uint32_t	slot = e->word[r];
+							bm25_cursor *c = CUR(e, slot);
+
+							if (cannot_reach(e, partial + e->wpre[r + 1]))
+							{
+								skip = 1;
+								break;
+							}
+							if (c->doc < d)
+							{
+								rc = bm25_cursor_advance(c, d);
+								if (rc != BM25_OK)
+									return rc;
+							}
+							if (c->doc == d)
+								partial += contrib(e, e->sterm[slot], c->tf, dl);
+						}
+						if (!skip && !cannot_reach(e, partial))
+						{
+							double		before = e->theta;
+
+							rc = engine_emit(e, d, dl);
+							if (rc != BM25_OK)
+								return rc;
+							if (e->theta != before)
+								ne_w = split_point(e, e->wpre, ne_w, m);
+						}
+					}
+				}
+
+				for (r = ne_w; r < m; r++)
+				{
+					bm25_cursor *c = CUR(e, e->word[r]);
+
+					if (c->doc == d)
+					{
+						rc = bm25_cursor_next(c);
+						if (rc != BM25_OK)
+							return rc;
+					}
+				}
+				if (ne_w == m)
+					break;
+			}
+		}
+
+		if (we == BM25_NO_MORE_DOCS)
+			break;
+		next_start = we + 1;
+	}
+	return BM25_OK;
+}
+
+/*
+ * At least one MUST term: the rarest MUST term drives the candidates, the
+ * other MUST terms are joined by advance (leapfrogging on a miss), and
+ * SHOULD terms only add score.  Windows of block bounds let whole stretches
+ * of the lead's postings be skipped when even the block maxima of all terms
+ * cannot reach theta; inside a window SHOULD terms are probed best bound
+ * first and abandoned as soon as the rest cannot reach theta.
+ */
+static int
+run_conjunction(topk_engine *e)
+{
+	bm25_cursor *lead = CUR(e, e->must[0]);
+	uint32_t	ns = e->nshould;
+	uint32_t	we = 0;
+	int			win_valid = 0;
+	int			dummy = 1;
+	double		wb = HUGE_VAL;
+	int			rc;
+
+	for (;;)
+	{
+		uint32_t	d = lead->doc;
+		uint32_t	miss = 0;
+		uint32_t	dl;
+		uint32_t	a;
+
+		if (d == BM25_NO_MORE_DOCS)
+			break;
+
+		if (!win_valid || d > we)
+		{
+			dummy = (e->theta == -HUGE_VAL);
+			for (a = 0; a < ns; a++)
+				e->word[a] = e->should[a];
+			if (dummy)
+			{
+				we = BM25_NO_MORE_DOCS;
+				wb = HUGE_VAL;
+			}
+			else
+			{
+				we = BM25_NO_MORE_DOCS;
+				for (a = 0; a < e->m; a++)
+				{
+					bm25_cursor *c = CUR(e, a);
+					uint32_t	last;
+					const bm25_impact *imp = NULL;
+					uint32_t	nimp = 0;
+
+					if (c->doc == BM25_NO_MORE_DOCS)
+					{
+						if (e->sc->terms[e->sterm[a]].occur == BM25_MUST)
+							return BM25_OK; /* conjunction exhausted */
+						e->bb[a] = 0.0;
+						continue;
+					}
+					rc = bm25_cursor_shallow(c, c->doc > d ? c->doc : d, &last, &imp, &nimp);
+					if (rc != BM25_OK)
+						return rc;
+					if (last == BM25_NO_MORE_DOCS)
+						e->bb[a] = 0.0;
+					else
+					{
+						e->bb[a] = nimp == 0 ? HUGE_VAL :
+							bm25_impact_bound(e->sc, e->sterm[a], imp,
+											  nimp < BM25_MAX_IMPACTS ? nimp : BM25_MAX_IMPACTS);
+						if (last < we)
+							we = last;
+					}
+				}
+				for (a = 0; a < ns; a++)
+				{
+					uint32_t	cd = CUR(e, e->should[a])->doc;
+
+					if (cd != BM25_NO_MORE_DOCS && cd > we)
+						e->bb[e->should[a]] = 0.0;
+				}
+				/* SHOULD slots by block bound descending, suffix sums. */
+				sort_slots(e->pairs, e->word, ns, e->bb, 1);
+				e->wpre[ns] = 0.0;
+				a = ns;
+				while (a-- > 0)
+					e->wpre[a] = e->wpre[a + 1] + e->bb[e->word[a]];
+				wb = e->wpre[0];
+				for (a = 0; a < e->nmust; a++)
+					wb += e->bb[e->must[a]];
+			}
+			win_valid = 1;
+		}
+
+		if (!dummy && cannot_reach(e, wb))
+		{
+			/* No doc up to we can reach theta: skip the window. */
+			if (we == BM25_NO_MORE_DOCS)
+				break;
+			rc = bm25_cursor_advance(lead, we + 1);
+			if (rc != BM25_OK)
+				return rc;
+			win_valid = 0;
+			continue;
+		}
+
+		/* Join the other MUST terms. */
+		for (a = 1; a < e->nmust; a++)
+		{
+			bm25_cursor *c = CUR(e, e->must[a]);
+
+			if (c->doc < d)
+			{
+				rc = bm25_cursor_advance(c, d);
+				if (rc != BM25_OK)
+					return rc;
+			}
+			if (c->doc != d)
+			{
+				miss = c->doc;
+				break;
+			}
+		}
+		if (a < e->nmust)
+		{
+			if (miss == BM25_NO_MORE_DOCS)
+				break;
+			rc = bm25_cursor_advance(lead, miss);
+			if (rc != BM25_OK)
+				return rc;
+			continue;
+		}
+
+		dl = bm25_segment_doclen(e->seg, d);
+		if (dummy)
+		{
+			for (a = 0; a < ns; a++)
+			{
+				bm25_cursor *c = CUR(e, e->should[a]);
+
+				if (c->doc < d)
+				{
+					rc = bm25_cursor_advance(c, d);
+					if (rc != BM25_OK)
+						return rc;
+				}
+			}
+			rc = engine_emit(e, d, dl);
+			if (rc != BM25_OK)
+				return rc;
+			if (e->theta != -HUGE_VAL)
+				win_valid = 0;
+		}
+		else
+		{
+			double		partial = 0.0;
+			int			skip = 0;
+
+			for (a = 0; a < e->nmust; a++)
+			{
+				uint32_t	slot = e->must[a];
+
+				partial += contrib(e, e->sterm[slot], CUR(e, slot)->tf, dl);
+			}
+			for (a = 0; a < ns; a++)
+			{
+				uint32_t	slot = e->word[a];
+				bm25_cursor *c = CUR(e, slot);
+
+				if (cannot_reach(e, partial + e->wpre[a]))
+				{
+					skip = 1;
+					break;
+				}
+				if (c->doc < d)
+				{
+					rc = bm25_cursor_advance(c, d);
+					if (rc != BM25_OK)
+						return rc;
+				}
+				if (c->doc == d)
+					partial += contrib(e, e->sterm[slot], c->tf, dl);
+			}
+			if (!skip && !cannot_reach(e, partial))
+			{
+				rc = engine_emit(e, d, dl);
+				if (rc != BM25_OK)
+					return rc;
+			}
+		}
+
+		rc = bm25_cursor_next(lead);
+		if (rc != BM25_OK)
+			return rc;
+	}
+	return BM25_OK;
+}
+
+/* Top k by block-max MaxScore over all segments, sharing one heap. */
+int
+bm25_topk(const bm25_search_seg *segs, uint32_t nsegs,
+		  const bm25_scorer *sc, uint64_t k,
+		  bm25_hit **out, uint64_t *nout)
+{
+	topk_heap	heap;
+	topk_engine e;
+	uint32_t	s;
+	int			rc;
+
+	if (out == NULL || nout == NULL || sc == NULL || (nsegs > 0 && segs == NULL))
+		return BM25_EINVAL;
+	*out = NULL;
+	*nout = 0;
+	if (sc->nterms > 0 && (sc->terms == NULL || sc->idf == NULL))
+		return BM25_EINVAL;
+
+	memset(&heap, 0, sizeof(heap));
+	heap.k = k;
+	if (k == 0 || sc->nterms == 0 ||
+		bm25_query_count(sc->terms, sc->nterms, BM25_MUST_NOT) == sc->nterms)
+		return heap_finish(&heap, out, nout);
+
+	rc = engine_init(&e, sc, &heap);
+	if (rc != BM25_OK)
+		return rc;
+
+	for (s = 0; s < nsegs; s++)
+	{
+		int			active;
+
+		rc = engine_segment(&e, &segs[s], &active);
+		if (rc != BM25_OK || !active)
+		{
+			if (rc != BM25_OK)
+				break;
+			continue;
+		}
+		if (e.nmust > 0)
+			rc = run_conjunction(&e);
+		else
+			rc = run_disjunction(&e);
+		if (rc != BM25_OK)
+			break;
+	}
+	engine_free(&e);
+	if (rc == BM25_OK)
+		rc = heap_finish(&heap, out, nout);
+	free(heap.h);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Reference and boolean match
+ * ---------------------------------------------------------------------
+ */
+
+/* Does a doc with these tfs match the query? */
+static int
+doc_matches(const bm25_scorer *sc, const uint32_t *tfs)
+{
+	uint32_t	i;
+	int			any = 0;
+
+	for (i = 0; i < sc->nterms; i++)
+	{
+		bm25_occur	o = sc->terms[i].occur;
+
+		if (o == BM25_MUST_NOT && tfs[i] > 0)
+			return 0;
+		if (o == BM25_MUST && tfs[i] == 0)
+			return 0;
+		if (o != BM25_MUST_NOT && tfs[i] > 0)
+			any = 1;
+	}
+	return any;
+}
+
+/*
+ * Reference implementation: visit every doc that contains any MUST or
+ * SHOULD term, read every term's tf, keep it if it matches, score it with
+ * bm25_score_doc, then sort everything and cut at k.  Deliberately simple.
+ */
+int
+bm25_topk_exhaustive(const bm25_search_seg *segs, uint32_t nsegs,
+					 const bm25_scorer *sc, uint64_t k,
+					 bm25_hit **out, uint64_t *nout)
+{
+	bm25_cursor *cur = NULL;
+	uint32_t   *tfs = NULL;
+	bm25_hit   *all = NULL;
+	uint64_t	nall = 0;
+	uint64_t	cap = 0;
+	uint32_t	s;
+	int			rc = BM25_OK;
+	size_t		n;
+
+	if (out == NULL || nout == NULL || sc == NULL || (nsegs > 0 && segs == NULL))
+		return BM25_EINVAL;
+	*out = NULL;
+	*nout = 0;
+	if (sc->nterms > 0 && (sc->terms == NULL || sc->idf == NULL))
+		return BM25_EINVAL;
+
+	n = sc->nterms > 0 ? sc->nterms : 1;
+	cur = malloc(n * sizeof(bm25_cursor));
+	tfs = calloc(n, sizeof(uint32_t));
+	all = malloc(sizeof(bm25_hit));
+	cap = 1;
+	if (cur == NULL || tfs == NULL || all == NULL)
+	{
+		rc = BM25_ENOMEM;
+		goto done;
+	}
+
+	for (s = 0; s < nsegs && sc->nterms > 0; s++)
+	{
+		const bm25_search_seg *ss = &segs[s];
+		uint32_t	i;
+
+		if (ss->seg == NULL)
+			continue;
+		if (ss->terms == NULL)
+		{
+			rc = BM25_EINVAL;
+			goto done;
+		}
+		for (i = 0; i < sc->nterms; i++)
+		{
+			if (ss->terms[i].df == 0)
+				continue;
+			rc = bm25_cursor_init(&cur[i], ss->seg, &ss->terms[i]);
+			if (rc != BM25_OK)
+				goto done;
+		}
+
+		for (;;)
+		{
+			uint32_t	d = BM25_NO_MORE_DOCS;
+
+			for (i = 0; i < sc->nterms; i++)
+				if (ss->terms[i].df > 0 && sc->terms[i].occur != BM25_MUST_NOT &&
+					cur[i].doc < d)
+					d = cur[i].doc;
+			if (d == BM25_NO_MORE_DOCS)
+				break;
+
+			for (i = 0; i < sc->nterms; i++)
+			{
+				tfs[i] = 0;
+				if (ss->terms[i].df == 0)
+					continue;
+				rc = bm25_cursor_advance(&cur[i], d);
+				if (rc != BM25_OK)
+					goto done;
+				if (cur[i].doc == d)
+					tfs[i] = cur[i].tf;
+			}
+
+			if (doc_matches(sc, tfs))
+			{
+				if (nall == cap)
+				{
+					bm25_hit   *na;
+
+					if (cap > SIZE_MAX / sizeof(bm25_hit) / 2)
+					{
+						rc = BM25_ENOMEM;
+						goto done;
+					}
+					na = realloc(all, (size_t) cap * 2 * sizeof(bm25_hit));
+					if (na == NULL)
+					{
+						rc = BM25_ENOMEM;
+						goto done;
+					}
+					all = na;
+					cap *= 2;
+				}
+				all[nall].score = bm25_score_doc(sc, tfs, bm25_segment_doclen(ss->seg, d));
+				all[nall].tid = bm25_segment_tid(ss->seg, d);
+				nall++;
+			}
+
+			for (i = 0; i < sc->nterms; i++)
+			{
+				if (ss->terms[i].df == 0 || sc->terms[i].occur == BM25_MUST_NOT ||
+					cur[i].doc != d)
+					continue;
+				rc = bm25_cursor_next(&cur[i]);
+				if (rc != BM25_OK)
+					goto done;
+			}
+		}
+	}
+
+	if (nall > 1)
+		qsort(all, (size_t) nall, sizeof(bm25_hit), hit_cmp);
+	*out = all;
+	*nout = nall < k ? nall : k;
+	all = NULL;
+
+done:
+	free(all);
+	free(tfs);
+	free(cur);
+	return rc;
+}
+
+/* Boolean match: cb(arg, tid) for every matching doc, segment by segment. */
+int
+bm25_match(const bm25_search_seg *segs, uint32_t nsegs,
+		   const bm25_scorer *sc, bm25_match_fn cb, void *arg)
+{
+	topk_engine e;
+	topk_heap	heap;
+	uint32_t	s;
+	int			rc = BM25_OK;
+
+	if (sc == NULL || cb == NULL || (nsegs > 0 && segs == NULL))
+		return BM25_EINVAL;
+	if (sc->nterms > 0 && (sc->terms == NULL || sc->idf == NULL))
+		return BM25_EINVAL;
+	if (sc->nterms == 0 ||
+		bm25_query_count(sc->terms, sc->nterms, BM25_MUST_NOT) == sc->nterms)
+		return BM25_OK;
+
+	memset(&heap, 0, sizeof(heap));
+	rc = engine_init(&e, sc, &heap);
+	if (rc != BM25_OK)
+		return rc;
+
+	for (s = 0; s < nsegs && rc == BM25_OK; s++)
+	{
+		int			active;
+
+		rc = engine_segment(&e, &segs[s], &active);
+		if (rc != BM25_OK || !active)
+			continue;
+
+		for (;;)
+		{
+			uint32_t	d = BM25_NO_MORE_DOCS;
+			uint32_t	a;
+			int			reject = 0;
+
+			if (e.nmust > 0)
+			{
+				/* Leapfrog the MUST terms until they agree. */
+				bm25_cursor *lead = CUR(&e, e.must[0]);
+
+				d = lead->doc;
+				a = 1;
+				while (d != BM25_NO_MORE_DOCS && a < e.nmust)
+				{
+					bm25_cursor *c = CUR(&e, e.must[a]);
+
+					if (c->doc < d)
+					{
+						rc = bm25_cursor_advance(c, d);
+						if (rc != BM25_OK)
+							break;
+					}
+					if (c->doc == d)
+					{
+						a++;
+						continue;
+					}
+					d = c->doc;
+					if (d == BM25_NO_MORE_DOCS)
+						break;
+					rc = bm25_cursor_advance(lead, d);
+					if (rc != BM25_OK)
+						break;
+					d = lead->doc;
+					a = 1;
+				}
+				if (rc != BM25_OK)
+					break;
+			}
+			else
+			{
+				for (a = 0; a < e.nshould; a++)
+				{
+					uint32_t	cd = CUR(&e, e.should[a])->doc;
+
+					if (cd < d)
+						d = cd;
+				}
+			}
+			if (d == BM25_NO_MORE_DOCS)
+				break;
+
+			for (a = 0; a < e.nnot && !reject; a++)
+			{
+				bm25_cursor *c = &e.cur[e.mnot[a]];
+
+				if (c->doc < d)
+				{
+					rc = bm25_cursor_advance(c, d);
+					if (rc != BM25_OK)
+						break;
+				}
+				if (c->doc == d)
+					reject = 1;
+			}
+			if (rc != BM25_OK)
+				break;
+			if (!reject)
+				cb(arg, bm25_segment_tid(e.seg, d));
+
+			if (e.nmust > 0)
+				rc = bm25_cursor_next(CUR(&e, e.must[0]));
+			else
+			{
+				for (a = 0; a < e.nshould && rc == BM25_OK; a++)
+				{
+					bm25_cursor *c = CUR(&e, e.should[a]);
+
+					if (c->doc == d)
+						rc = bm25_cursor_next(c);
+				}
+			}
+			if (rc != BM25_OK)
+				break;
+		}
+	}
+	engine_free(&e);
+	return rc;
+}

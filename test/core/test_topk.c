@@ -1,0 +1,982 @@
+/*
+ * test_topk.c
+ *	  Differential tests of the top-k engine: bm25_topk against
+ *	  bm25_topk_exhaustive for every k, bm25_match against the exhaustive
+ *	  match set, and the exhaustive reference against a naive scorer that
+ *	  works from the raw generated documents.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "topk.h"
+
+void		suite_topk(void);
+
+/* ---------------------------------------------------------------------
+ * Test corpus: raw documents kept alongside the segments built from them.
+ * ---------------------------------------------------------------------
+ */
+
+#define MAX_VOCAB	600
+#define MAX_SEGS	4
+#define MAX_QTERMS	12
+
+typedef struct tdoc
+{
+	bm25_tid	tid;
+	uint32_t	dl;
+	uint32_t	nterms;
+	uint32_t   *term;			/* vocabulary indices, distinct */
+	uint32_t   *tf;
+} tdoc;
+
+typedef struct tseg
+{
+	uint32_t	ndocs;
+	tdoc	   *docs;
+	unsigned char *buf;
+	size_t		len;
+	size_t		cap;
+	bm25_segment *seg;
+} tseg;
+
+typedef struct tcorpus
+{
+	uint32_t	nvocab;
+	char		vocab[MAX_VOCAB][16];
+	uint32_t	nsegs;
+	tseg		segs[MAX_SEGS];
+	uint64_t	N;
+	uint64_t	total_tokens;
+	double		k1;
+	double		b;
+} tcorpus;
+
+/* bm25_writer_io callback: pwrite into a growing memory buffer. */
+static int
+mem_write(void *ctx, uint64_t offset, const void *buf, size_t len)
+{
+	tseg	   *s = (tseg *) ctx;
+	size_t		end = (size_t) offset + len;
+
+	if (end > s->cap)
+	{
+		size_t		ncap = s->cap ? s->cap : 4096;
+		unsigned char *nb;
+
+		while (ncap < end)
+			ncap *= 2;
+		nb = realloc(s->buf, ncap);
+		if (nb == NULL)
+			return -1;
+		memset(nb + s->cap, 0, ncap - s->cap);
+		s->buf = nb;
+		s->cap = ncap;
+	}
+	if (len > 0)
+		memcpy(s->buf + offset, buf, len);
+	if (end > s->len)
+		s->len = end;
+	return 0;
+}
+
+/* Zipf-like draw of a vocabulary index: small indices are common. */
+static uint32_t
+zipf(unsigned long long *seed, uint32_t n)
+{
+	double		u = (double) (harness_rand(seed) >> 11) / 9007199254740992.0;
+	uint32_t	r = (uint32_t) ((double) n * u * u * u);
+
+	return r < n ? r : n - 1;
+}
+
+/* Free every document and segment of a corpus. */
+static void
+corpus_free(tcorpus *c)
+{
+	uint32_t	s;
+	uint32_t	d;
+
+	for (s = 0; s < c->nsegs; s++)
+	{
+		for (d = 0; d < c->segs[s].ndocs; d++)
+		{
+			free(c->segs[s].docs[d].term);
+			free(c->segs[s].docs[d].tf);
+		}
+		free(c->segs[s].docs);
+		if (c->segs[s].seg)
+			bm25_segment_close(c->segs[s].seg);
+		free(c->segs[s].buf);
+	}
+	free(c);
+}
+
+/*
+ * Generate a corpus: nsegs segments (one possibly empty), Zipf vocabulary,
+ * and many exact duplicates so scores tie.  Returns NULL on failure.
+ */
+static tcorpus *
+corpus_make(unsigned long long *seed, uint32_t nvocab, uint32_t nsegs,
+			uint32_t maxdocs, int with_empty, double dup_rate)
+{
+	tcorpus    *c = calloc(1, sizeof(tcorpus));
+	uint32_t	s;
+	uint64_t	g = 0;
+	uint32_t   *count;
+
+	if (c == NULL)
+		return NULL;
+	count = calloc(nvocab, sizeof(uint32_t));
+	if (count == NULL)
+	{
+		free(c);
+		return NULL;
+	}
+	c->nvocab = nvocab;
+	for (s = 0; s < nvocab; s++)
+	{
+		/* Varied lengths and shared prefixes exercise dictionary order. */
+		if (s % 7 == 3)
+			snprintf(c->vocab[s], sizeof(c->vocab[s]), "%x", s);
+		else
+			snprintf(c->vocab[s], sizeof(c->vocab[s]), "w%u", s);
+	}
+	c->nsegs = nsegs;
+
+	for (s = 0; s < nsegs; s++)
+	{
+		tseg	   *ts = &c->segs[s];
+		bm25_builder *b = NULL;
+		bm25_writer_io io;
+		bm25_seg_summary sum;
+		uint32_t	d;
+		uint32_t	ndocs;
+		char		err[256];
+		int			rc;
+
+		if (with_empty && s == (nsegs > 1 ? 1 : 0))
+			ndocs = 0;
+		else
+			ndocs = 1 + (uint32_t) (harness_rand(seed) % maxdocs);
+		ts->ndocs = ndocs;
+		ts->docs = calloc(ndocs > 0 ? ndocs : 1, sizeof(tdoc));
+		CHECK(ts->docs != NULL);
+		CHECK(bm25_builder_create(&b) == BM25_OK);
+
+		for (d = 0; d < ndocs; d++)
+		{
+			tdoc	   *doc = &ts->docs[d];
+			bm25_doc_term dt[64];
+			uint32_t	x = (uint32_t) (g * 2654435761u);
+			uint32_t	t;
+
+			/* Unique TIDs, unrelated to doc order, some with the top bit set. */
+			doc->tid = ((uint64_t) x << 12) ^ ((g & 3) == 1 ? UINT64_C(0x8000000000000000) : 0);
+			g++;
+
+			if (d > 0 && (double) (harness_rand(seed) % 1000) < dup_rate * 1000.0)
+			{
+				const tdoc *src = &ts->docs[harness_rand(seed) % d];
+
+				doc->dl = src->dl;
+				doc->nterms = src->nterms;
+				doc->term = malloc(src->nterms * sizeof(uint32_t));
+				doc->tf = malloc(src->nterms * sizeof(uint32_t));
+				memcpy(doc->term, src->term, src->nterms * sizeof(uint32_t));
+				memcpy(doc->tf, src->tf, src->nterms * sizeof(uint32_t));
+			}
+			else
+			{
+				uint32_t	ntok = 1 + (uint32_t) (harness_rand(seed) % 40);
+				uint32_t	k;
+
+				doc->term = malloc(64 * sizeof(uint32_t));
+				doc->tf = malloc(64 * sizeof(uint32_t));
+				doc->nterms = 0;
+				for (k = 0; k < ntok; k++)
+				{
+					uint32_t	w = zipf(seed, nvocab);
+
+					if (count[w] == 0)
+					{
+						if (doc->nterms == 64)
+							continue;
+						doc->term[doc->nterms++] = w;
+					}
+					count[w]++;
+				}
+				doc->dl = 0;
+				for (k = 0; k < doc->nterms; k++)
+				{
+					doc->tf[k] = count[doc->term[k]];
+					count[doc->term[k]] = 0;
+					doc->dl += doc->tf[k];
+				}
+				/* Sometimes unindexed tokens (stop words) lengthen the doc. */
+				if (harness_rand(seed) % 4 == 0)
+					doc->dl += (uint32_t) (harness_rand(seed) % 30);
+				/* Occasionally a very repetitive doc. */
+				if (harness_rand(seed) % 50 == 0)
+				{
+					doc->tf[0] += 200;
+					doc->dl += 200;
+				}
+			}
+			for (t = 0; t < doc->nterms; t++)
+			{
+				dt[t].text = c->vocab[doc->term[t]];
+				dt[t].len = (uint32_t) strlen(c->vocab[doc->term[t]]);
+				dt[t].tf = doc->tf[t];
+			}
+			rc = bm25_builder_add_doc(b, doc->tid, doc->dl, dt, doc->nterms);
+			CHECK_MSG(rc == BM25_OK, "add_doc rc %d", rc);
+			c->N++;
+			c->total_tokens += doc->dl;
+		}
+
+		io.ctx = ts;
+		io.write = mem_write;
+		rc = bm25_builder_write(b, &io, &sum);
+		CHECK_MSG(rc == BM25_OK, "builder_write rc %d", rc);
+		CHECK(sum.ndocs == ndocs);
+		bm25_builder_free(b);
+		rc = bm25_segment_open(ts->buf, ts->len, &ts->seg, err, sizeof(err));
+		CHECK_MSG(rc == BM25_OK, "segment_open rc %d: %s", rc, err);
+		if (rc != BM25_OK)
+		{
+			ts->seg = NULL;
+			free(count);
+			corpus_free(c);
+			return NULL;
+		}
+		CHECK(bm25_segment_ndocs(ts->seg) == ndocs);
+	}
+	free(count);
+	return c;
+}
+
+/* ---------------------------------------------------------------------
+ * Queries
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct tquery
+{
+	uint32_t	n;
+	bm25_qterm	t[MAX_QTERMS];
+	int			vidx[MAX_QTERMS];	/* vocabulary index, -1 if absent */
+	uint64_t	dfs[MAX_QTERMS];
+	double		idf[MAX_QTERMS];
+	bm25_term_info info[MAX_SEGS][MAX_QTERMS];
+	bm25_search_seg ss[MAX_SEGS];
+	bm25_scorer sc;
+} tquery;
+
+static const char missing_term[] = "zz-not-in-vocab";
+
+/* Look terms up in every segment and initialize the scorer. */
+static void
+query_prepare(tcorpus *c, tquery *q)
+{
+	uint32_t	i;
+	uint32_t	s;
+
+	bm25_query_normalize(q->t, &q->n);
+	for (i = 0; i < q->n; i++)
+	{
+		uint32_t	v;
+
+		q->vidx[i] = -1;
+		for (v = 0; v < c->nvocab; v++)
+			if (q->t[i].text == c->vocab[v])
+				q->vidx[i] = (int) v;
+		q->dfs[i] = 0;
+	}
+	for (s = 0; s < c->nsegs; s++)
+	{
+		for (i = 0; i < q->n; i++)
+		{
+			int			rc = bm25_segment_lookup(c->segs[s].seg, q->t[i].text,
+												 q->t[i].len, &q->info[s][i]);
+
+			CHECK(rc == BM25_OK);
+			if (q->vidx[i] < 0)
+				CHECK(q->info[s][i].df == 0);
+			q->dfs[i] += q->info[s][i].df;
+		}
+		q->ss[s].seg = c->segs[s].seg;
+		q->ss[s].terms = q->info[s];
+	}
+	bm25_scorer_init(&q->sc, c->k1, c->b, c->N, c->total_tokens, q->t, q->n, q->dfs, q->idf);
+}
+
+/* A random query of 1..maxterms terms with a random occurrence mix. */
+static void
+query_random(unsigned long long *seed, tcorpus *c, tquery *q, uint32_t maxterms)
+{
+	uint32_t	n = 1 + (uint32_t) (harness_rand(seed) % maxterms);
+	uint32_t	i;
+	uint32_t	mode = (uint32_t) (harness_rand(seed) % 4);
+
+	memset(q, 0, sizeof(*q));
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	r = (uint32_t) (harness_rand(seed) % 100);
+		uint32_t	w;
+
+		if (harness_rand(seed) % 2)
+			w = zipf(seed, c->nvocab);
+		else
+			w = (uint32_t) (harness_rand(seed) % c->nvocab);
+		if (harness_rand(seed) % 25 == 0)
+		{
+			q->t[i].text = missing_term;
+			q->t[i].len = (uint32_t) strlen(missing_term);
+		}
+		else
+		{
+			q->t[i].text = c->vocab[w];
+			q->t[i].len = (uint32_t) strlen(c->vocab[w]);
+		}
+		/* mode 0: SHOULD only; 1: mostly MUST; 2, 3: mixed. */
+		if (mode == 0)
+			q->t[i].occur = r < 90 ? BM25_SHOULD : BM25_MUST_NOT;
+		else if (mode == 1)
+			q->t[i].occur = r < 60 ? BM25_MUST : r < 85 ? BM25_SHOULD : BM25_MUST_NOT;
+		else
+			q->t[i].occur = r < 55 ? BM25_SHOULD : r < 80 ? BM25_MUST : BM25_MUST_NOT;
+	}
+	q->n = n;
+	query_prepare(c, q);
+}
+
+/* ---------------------------------------------------------------------
+ * Naive reference from the raw documents
+ * ---------------------------------------------------------------------
+ */
+
+/* Result order: score descending, TID ascending. */
+static int
+naive_cmp(const void *pa, const void *pb)
+{
+	const bm25_hit *a = pa;
+	const bm25_hit *b = pb;
+
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->tid != b->tid)
+		return a->tid < b->tid ? -1 : 1;
+	return 0;
+}
+
+/* Score every raw doc with its own matching logic; returns sorted hits. */
+static bm25_hit *
+naive_all(tcorpus *c, tquery *q, uint64_t *nout)
+{
+	bm25_hit   *h = malloc((c->N + 1) * sizeof(bm25_hit));
+	uint64_t	n = 0;
+	uint32_t	s;
+
+	for (s = 0; s < c->nsegs; s++)
+	{
+		uint32_t	d;
+
+		for (d = 0; d < c->segs[s].ndocs; d++)
+		{
+			const tdoc *doc = &c->segs[s].docs[d];
+			uint32_t	tfs[MAX_QTERMS];
+			uint32_t	i;
+			uint32_t	k;
+			int			ok = 1;
+			int			any = 0;
+
+			for (i = 0; i < q->n; i++)
+			{
+				tfs[i] = 0;
+				for (k = 0; k < doc->nterms; k++)
+					if ((int) doc->term[k] == q->vidx[i])
+						tfs[i] = doc->tf[k];
+				if (q->t[i].occur == BM25_MUST && tfs[i] == 0)
+					ok = 0;
+				if (q->t[i].occur == BM25_MUST_NOT && tfs[i] > 0)
+					ok = 0;
+				if (q->t[i].occur != BM25_MUST_NOT && tfs[i] > 0)
+					any = 1;
+			}
+			if (!ok || !any)
+			{
+				CHECK(bm25_score_doc(&q->sc, tfs, doc->dl) == 0.0);
+				continue;
+			}
+			h[n].score = bm25_score_doc(&q->sc, tfs, doc->dl);
+			h[n].tid = doc->tid;
+			CHECK(h[n].score > 0.0);
+			n++;
+		}
+	}
+	qsort(h, n, sizeof(bm25_hit), naive_cmp);
+	*nout = n;
+	return h;
+}
+
+/* Same TIDs, bit-identical scores. */
+static int
+hits_equal(const bm25_hit *a, uint64_t na, const bm25_hit *b, uint64_t nb)
+{
+	uint64_t	i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (a[i].tid != b[i].tid || memcmp(&a[i].score, &b[i].score, sizeof(double)) != 0)
+			return 0;
+	return 1;
+}
+
+typedef struct tidset
+{
+	bm25_tid   *t;
+	uint64_t	n;
+	uint64_t	cap;
+} tidset;
+
+/* bm25_match callback: collect TIDs. */
+static void
+collect_tid(void *arg, bm25_tid tid)
+{
+	tidset	   *s = arg;
+
+	if (s->n == s->cap)
+	{
+		bm25_tid   *nt;
+
+		s->cap = s->cap ? s->cap * 2 : 64;
+		nt = realloc(s->t, s->cap * sizeof(bm25_tid));
+		if (nt == NULL)
+		{
+			free(s->t);
+			s->t = NULL;
+			s->n = s->cap = 0;
+			return;
+		}
+		s->t = nt;
+	}
+	s->t[s->n++] = tid;
+}
+
+/* qsort comparator for TIDs, unsigned. */
+static int
+tid_cmp(const void *pa, const void *pb)
+{
+	bm25_tid	a = *(const bm25_tid *) pa;
+	bm25_tid	b = *(const bm25_tid *) pb;
+
+	return a < b ? -1 : a > b;
+}
+
+static const uint64_t test_ks[] = {1, 3, 10, 100, 1000, BM25_K_ALL};
+
+/* Compare every algorithm on one query; returns the number of k compared. */
+static int
+check_query(tcorpus *c, tquery *q, const char *what)
+{
+	bm25_hit   *naive;
+	uint64_t	nnaive;
+	bm25_hit   *all = NULL;
+	uint64_t	nall = 0;
+	tidset		ms = {NULL, 0, 0};
+	size_t		ki;
+	int			rc;
+	int			compared = 0;
+	uint64_t	i;
+
+	naive = naive_all(c, q, &nnaive);
+	rc = bm25_topk_exhaustive(q->ss, c->nsegs, &q->sc, BM25_K_ALL, &all, &nall);
+	CHECK(rc == BM25_OK);
+	CHECK(all != NULL);
+	CHECK_MSG(hits_equal(all, nall, naive, nnaive),
+			  "%s: exhaustive (%llu hits) != naive (%llu hits)", what,
+			  (unsigned long long) nall, (unsigned long long) nnaive);
+
+	/* bm25_match yields exactly the exhaustive match set. */
+	rc = bm25_match(q->ss, c->nsegs, &q->sc, collect_tid, &ms);
+	CHECK(rc == BM25_OK);
+	if (ms.n > 1)
+		qsort(ms.t, ms.n, sizeof(bm25_tid), tid_cmp);
+	{
+		bm25_tid   *et = malloc((nall + 1) * sizeof(bm25_tid));
+		int			same = (ms.n == nall);
+
+		for (i = 0; i < nall; i++)
+			et[i] = all[i].tid;
+		if (nall > 1)
+			qsort(et, nall, sizeof(bm25_tid), tid_cmp);
+		for (i = 0; same && i < nall; i++)
+			same = (et[i] == ms.t[i]);
+		CHECK_MSG(same, "%s: bm25_match gave %llu tids, exhaustive %llu", what,
+				  (unsigned long long) ms.n, (unsigned long long) nall);
+		free(et);
+	}
+	free(ms.t);
+
+	for (ki = 0; ki < sizeof(test_ks) / sizeof(test_ks[0]); ki++)
+	{
+		uint64_t	k = test_ks[ki];
+		bm25_hit   *ex = NULL;
+		bm25_hit   *tk = NULL;
+		uint64_t	nex = 0;
+		uint64_t	ntk = 0;
+		uint64_t	want = nall < k ? nall : k;
+
+		rc = bm25_topk_exhaustive(q->ss, c->nsegs, &q->sc, k, &ex, &nex);
+		CHECK(rc == BM25_OK);
+		rc = bm25_topk(q->ss, c->nsegs, &q->sc, k, &tk, &ntk);
+		CHECK(rc == BM25_OK);
+		CHECK(tk != NULL && ex != NULL);
+		CHECK(nex == want);
+		CHECK(hits_equal(ex, nex, all, want));
+		if (!hits_equal(tk, ntk, ex, nex))
+		{
+			uint64_t	j;
+
+			CHECK_MSG(0, "%s k=%llu: topk (%llu hits) != exhaustive (%llu hits)", what,
+					  (unsigned long long) k, (unsigned long long) ntk,
+					  (unsigned long long) nex);
+			for (j = 0; j < nex || j < ntk; j++)
+			{
+				if (j < nex && j < ntk && ex[j].tid == tk[j].tid && ex[j].score == tk[j].score)
+					continue;
+				fprintf(stderr, "  first diff at %llu: topk %s %.17g/%llx, exhaustive %s %.17g/%llx\n",
+						(unsigned long long) j,
+						j < ntk ? "" : "(none)", j < ntk ? tk[j].score : 0.0,
+						(unsigned long long) (j < ntk ? tk[j].tid : 0),
+						j < nex ? "" : "(none)", j < nex ? ex[j].score : 0.0,
+						(unsigned long long) (j < nex ? ex[j].tid : 0));
+				break;
+			}
+		}
+		compared++;
+		free(ex);
+		free(tk);
+	}
+	free(all);
+	free(naive);
+	return compared;
+}
+
+/* ---------------------------------------------------------------------
+ * Tests
+ * ---------------------------------------------------------------------
+ */
+
+static int	total_queries = 0;
+static int	total_compared = 0;
+
+/* Random corpora, random queries, every k. */
+static void
+test_differential(void)
+{
+	static const struct
+	{
+		uint32_t	nvocab;
+		uint32_t	nsegs;
+		uint32_t	maxdocs;
+		int			empty;
+		double		dup;
+		double		k1;
+		double		b;
+		int			nqueries;
+	}			cfg[] =
+	{
+		{300, 3, 2500, 1, 0.30, 1.2, 0.75, 120},
+		{600, 4, 3000, 1, 0.20, 0.9, 0.4, 100},
+		{40, 2, 1500, 0, 0.50, 1.2, 0.75, 80},
+		{8, 3, 800, 1, 0.60, 2.0, 1.0, 60},
+		{200, 1, 4000, 0, 0.35, 1.2, 0.0, 60},
+		{120, 4, 1200, 1, 0.40, 0.0, 0.5, 40},
+		{500, 2, 3500, 0, 0.25, 1.5, 0.9, 80},
+		/* Few terms, long postings lists: block skipping in every path. */
+		{6, 2, 9000, 0, 0.05, 1.2, 0.75, 60},
+	};
+	unsigned long long seed = 20240611;
+	size_t		ci;
+
+	for (ci = 0; ci < sizeof(cfg) / sizeof(cfg[0]); ci++)
+	{
+		tcorpus    *c = corpus_make(&seed, cfg[ci].nvocab, cfg[ci].nsegs, cfg[ci].maxdocs,
+									cfg[ci].empty, cfg[ci].dup);
+		int			qi;
+
+		CHECK(c != NULL);
+		if (c == NULL)
+			continue;
+		c->k1 = cfg[ci].k1;
+		c->b = cfg[ci].b;
+		for (qi = 0; qi < cfg[ci].nqueries; qi++)
+		{
+			tquery		q;
+			char		what[64];
+
+			query_random(&seed, c, &q, 10);
+			snprintf(what, sizeof(what), "corpus %zu query %d", ci, qi);
+			total_compared += check_query(c, &q, what);
+			total_queries++;
+		}
+		corpus_free(c);
+	}
+}
+
+/* Hand-made cases: ties, exclusions, degenerate queries and k. */
+static void
+test_edge_cases(void)
+{
+	unsigned long long seed = 99;
+	tcorpus    *c = corpus_make(&seed, 30, 2, 600, 0, 0.9);
+	tquery		q;
+	bm25_hit   *h = NULL;
+	uint64_t	n = 77;
+	uint32_t	i;
+
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	c->k1 = 1.2;
+	c->b = 0.75;
+
+	/* Single common term: heavy ties, every k. */
+	memset(&q, 0, sizeof(q));
+	q.n = 1;
+	q.t[0].text = c->vocab[0];
+	q.t[0].len = (uint32_t) strlen(c->vocab[0]);
+	q.t[0].occur = BM25_SHOULD;
+	query_prepare(c, &q);
+	total_compared += check_query(c, &q, "single term");
+	total_queries++;
+
+	/* The same term as MUST alone. */
+	q.t[0].occur = BM25_MUST;
+	q.n = 1;
+	query_prepare(c, &q);
+	total_compared += check_query(c, &q, "single must");
+	total_queries++;
+
+	/* Only MUST_NOT terms: matches nothing. */
+	memset(&q, 0, sizeof(q));
+	q.n = 2;
+	for (i = 0; i < 2; i++)
+	{
+		q.t[i].text = c->vocab[i];
+		q.t[i].len = (uint32_t) strlen(c->vocab[i]);
+		q.t[i].occur = BM25_MUST_NOT;
+	}
+	query_prepare(c, &q);
+	CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, 10, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+	total_compared += check_query(c, &q, "only must_not");
+	total_queries++;
+
+	/* MUST term absent everywhere: nothing. */
+	memset(&q, 0, sizeof(q));
+	q.n = 2;
+	q.t[0].text = missing_term;
+	q.t[0].len = (uint32_t) strlen(missing_term);
+	q.t[0].occur = BM25_MUST;
+	q.t[1].text = c->vocab[0];
+	q.t[1].len = (uint32_t) strlen(c->vocab[0]);
+	q.t[1].occur = BM25_SHOULD;
+	query_prepare(c, &q);
+	h = NULL;
+	CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, BM25_K_ALL, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+
+	/* SHOULD term absent everywhere is harmless. */
+	q.t[0].occur = BM25_SHOULD;
+	query_prepare(c, &q);
+	total_compared += check_query(c, &q, "absent should");
+	total_queries++;
+
+	/* k == 0 and an empty query give empty, non-NULL arrays. */
+	h = NULL;
+	CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, 0, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+	memset(&q, 0, sizeof(q));
+	query_prepare(c, &q);
+	h = NULL;
+	CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, 5, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+	h = NULL;
+	CHECK(bm25_topk_exhaustive(q.ss, c->nsegs, &q.sc, 5, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+	/* No segments at all. */
+	h = NULL;
+	CHECK(bm25_topk(NULL, 0, &q.sc, 5, &h, &n) == BM25_OK);
+	CHECK(n == 0 && h != NULL);
+	free(h);
+
+	/* Every k from 1 to 40 on a tie-heavy two-term query. */
+	memset(&q, 0, sizeof(q));
+	q.n = 2;
+	q.t[0].text = c->vocab[1];
+	q.t[0].len = (uint32_t) strlen(c->vocab[1]);
+	q.t[0].occur = BM25_SHOULD;
+	q.t[1].text = c->vocab[2];
+	q.t[1].len = (uint32_t) strlen(c->vocab[2]);
+	q.t[1].occur = BM25_SHOULD;
+	query_prepare(c, &q);
+	for (i = 1; i <= 40; i++)
+	{
+		bm25_hit   *a = NULL;
+		bm25_hit   *b = NULL;
+		uint64_t	na = 0;
+		uint64_t	nb = 0;
+
+		CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, i, &a, &na) == BM25_OK);
+		CHECK(bm25_topk_exhaustive(q.ss, c->nsegs, &q.sc, i, &b, &nb) == BM25_OK);
+		CHECK_MSG(hits_equal(a, na, b, nb), "tie query k=%u", i);
+		free(a);
+		free(b);
+		total_compared++;
+	}
+
+	/* Segments given in the other order: same result. */
+	if (c->nsegs == 2)
+	{
+		bm25_search_seg rev[2];
+		bm25_hit   *a = NULL;
+		bm25_hit   *b = NULL;
+		uint64_t	na = 0;
+		uint64_t	nb = 0;
+
+		rev[0] = q.ss[1];
+		rev[1] = q.ss[0];
+		CHECK(bm25_topk(rev, 2, &q.sc, 7, &a, &na) == BM25_OK);
+		CHECK(bm25_topk(q.ss, 2, &q.sc, 7, &b, &nb) == BM25_OK);
+		CHECK(hits_equal(a, na, b, nb));
+		free(a);
+		free(b);
+	}
+	corpus_free(c);
+}
+
+/* Identical documents: the top k are the k smallest TIDs. */
+static void
+test_identical_docs(void)
+{
+	bm25_builder *b = NULL;
+	tseg		ts;
+	bm25_writer_io io;
+	bm25_seg_summary sum;
+	bm25_doc_term dt[2] = {{"apple", 5, 2}, {"pear", 4, 1}};
+	uint32_t	i;
+	bm25_qterm	t[1] = {{"apple", 5, BM25_SHOULD}};
+	bm25_term_info info[1];
+	uint64_t	dfs[1];
+	double		idf[1];
+	bm25_scorer sc;
+	bm25_search_seg ss;
+	bm25_hit   *h = NULL;
+	uint64_t	n = 0;
+	char		err[128];
+
+	memset(&ts, 0, sizeof(ts));
+	CHECK(bm25_builder_create(&b) == BM25_OK);
+	for (i = 0; i < 1000; i++)
+		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(1000 - i, 1 + i % 7), 10, dt, 2) == BM25_OK);
+	io.ctx = &ts;
+	io.write = mem_write;
+	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
+	bm25_builder_free(b);
+	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
+	if (ts.seg == NULL)
+	{
+		free(ts.buf);
+		return;
+	}
+	CHECK(bm25_segment_lookup(ts.seg, "apple", 5, &info[0]) == BM25_OK);
+	dfs[0] = info[0].df;
+	CHECK(dfs[0] == 1000);
+	bm25_scorer_init(&sc, 1.2, 0.75, 1000, 10000, t, 1, dfs, idf);
+	ss.seg = ts.seg;
+	ss.terms = info;
+	CHECK(bm25_topk(&ss, 1, &sc, 5, &h, &n) == BM25_OK);
+	CHECK(n == 5);
+	for (i = 0; i < n && i < 5; i++)
+	{
+		/* TIDs 1..1000 blocks; the smallest are blocks 1..5. */
+		CHECK(BM25_TID_BLOCK(h[i].tid) == i + 1);
+		CHECK(h[i].score == h[0].score);
+	}
+	free(h);
+	bm25_segment_close(ts.seg);
+	free(ts.buf);
+}
+
+/*
+ * Postings laid out so that whole blocks must be skipped and the first
+ * doc after a skipped block is the best hit: catches off-by-one skips.
+ */
+static void
+test_block_skips(void)
+{
+	bm25_builder *b = NULL;
+	tseg		ts;
+	bm25_writer_io io;
+	bm25_seg_summary sum;
+	uint32_t	ndocs = BM25_BLOCK_SIZE * 12;
+	uint32_t	d;
+	uint64_t	tokens = 0;
+	char		err[128];
+	int			variant;
+
+	memset(&ts, 0, sizeof(ts));
+	CHECK(bm25_builder_create(&b) == BM25_OK);
+	for (d = 0; d < ndocs; d++)
+	{
+		bm25_doc_term dt[2] = {{"x", 1, 1}, {"y", 1, 1}};
+		uint32_t	dl = 50;
+		uint32_t	j = d / BM25_BLOCK_SIZE;
+
+		if (d < 3)
+		{
+			dt[0].tf = 5;
+			dl = 10;
+		}
+		else if (d % BM25_BLOCK_SIZE == 0 && j % 2 == 1 && j >= 3)
+		{
+			dt[0].tf = 20 - j;	/* earlier is better */
+			dl = 10;
+		}
+		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(d + 1, 1), dl, dt,
+								   d % 3 == 0 ? 2 : 1) == BM25_OK);
+		tokens += dl;
+	}
+	io.ctx = &ts;
+	io.write = mem_write;
+	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
+	bm25_builder_free(b);
+	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
+	if (ts.seg == NULL)
+	{
+		free(ts.buf);
+		return;
+	}
+
+	for (variant = 0; variant < 6; variant++)
+	{
+		static const bm25_occur occ[6][2] = {
+			{BM25_SHOULD, BM25_MUST_NOT}, {BM25_MUST, BM25_MUST_NOT},
+			{BM25_MUST, BM25_SHOULD}, {BM25_SHOULD, BM25_SHOULD},
+			{BM25_MUST, BM25_MUST}, {BM25_SHOULD, BM25_MUST}
+		};
+		bm25_qterm	t[2] = {{"x", 1, BM25_SHOULD}, {"y", 1, BM25_SHOULD}};
+		bm25_term_info info[2];
+		uint64_t	dfs[2];
+		double		idf[2];
+		bm25_scorer sc;
+		bm25_search_seg ss;
+		uint32_t	nt = variant < 2 ? 1 : 2;
+		uint64_t	k;
+
+		t[0].occur = occ[variant][0];
+		t[1].occur = occ[variant][1];
+		CHECK(bm25_segment_lookup(ts.seg, "x", 1, &info[0]) == BM25_OK);
+		CHECK(bm25_segment_lookup(ts.seg, "y", 1, &info[1]) == BM25_OK);
+		dfs[0] = info[0].df;
+		dfs[1] = info[1].df;
+		bm25_scorer_init(&sc, 1.2, 0.75, ndocs, tokens, t, nt, dfs, idf);
+		ss.seg = ts.seg;
+		ss.terms = info;
+		for (k = 1; k <= 8; k++)
+		{
+			bm25_hit   *a = NULL;
+			bm25_hit   *e = NULL;
+			uint64_t	na = 0;
+			uint64_t	ne = 0;
+
+			CHECK(bm25_topk(&ss, 1, &sc, k, &a, &na) == BM25_OK);
+			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, k, &e, &ne) == BM25_OK);
+			CHECK_MSG(hits_equal(a, na, e, ne), "block skips variant %d k=%llu",
+					  variant, (unsigned long long) k);
+			if (variant < 2 && ne > 0)
+				CHECK(e[0].tid == BM25_TID_MAKE(3 * BM25_BLOCK_SIZE + 1, 1));
+			free(a);
+			free(e);
+			total_compared++;
+		}
+		total_queries++;
+	}
+	bm25_segment_close(ts.seg);
+	free(ts.buf);
+}
+
+/* Corrupted postings: errors propagate, nothing leaks (ASan checks). */
+static void
+test_corruption(void)
+{
+	unsigned long long seed = 5;
+	tcorpus    *c = corpus_make(&seed, 50, 2, 1500, 0, 0.1);
+	int			iter;
+	int			errors = 0;
+
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	c->k1 = 1.2;
+	c->b = 0.75;
+	for (iter = 0; iter < 60; iter++)
+	{
+		tquery		q;
+		tseg	   *ts = &c->segs[iter % c->nsegs];
+		size_t		pos = (size_t) (harness_rand(&seed) % ts->len);
+		unsigned char saved = ts->buf[pos];
+		bm25_hit   *h = NULL;
+		uint64_t	n = 0;
+		tidset		ms = {NULL, 0, 0};
+		int			rc1;
+		int			rc2;
+		int			rc3;
+
+		query_random(&seed, c, &q, 6);
+		ts->buf[pos] ^= (unsigned char) (1 + harness_rand(&seed) % 255);
+		rc1 = bm25_topk(q.ss, c->nsegs, &q.sc, 10, &h, &n);
+		CHECK(rc1 == BM25_OK || rc1 == BM25_ECORRUPT);
+		CHECK(rc1 != BM25_OK || h != NULL);
+		CHECK(rc1 == BM25_OK || h == NULL);
+		free(h);
+		h = NULL;
+		rc2 = bm25_topk_exhaustive(q.ss, c->nsegs, &q.sc, 10, &h, &n);
+		CHECK(rc2 == BM25_OK || rc2 == BM25_ECORRUPT);
+		free(h);
+		h = NULL;
+		rc3 = bm25_match(q.ss, c->nsegs, &q.sc, collect_tid, &ms);
+		CHECK(rc3 == BM25_OK || rc3 == BM25_ECORRUPT);
+		free(ms.t);
+		errors += (rc1 != BM25_OK) + (rc2 != BM25_OK) + (rc3 != BM25_OK);
+		ts->buf[pos] = saved;
+	}
+	printf("topk: corrupted-segment runs reported %d errors\n", errors);
+	corpus_free(c);
+}
+
+void
+suite_topk(void)
+{
+	total_queries = 0;
+	total_compared = 0;
+	test_identical_docs();
+	test_edge_cases();
+	test_block_skips();
+	test_differential();
+	test_corruption();
+	printf("topk: %d queries, %d (query, k) comparisons against the exhaustive reference\n",
+		   total_queries, total_compared);
+	CHECK(total_queries >= 500);
+}
