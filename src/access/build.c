@@ -59,7 +59,17 @@ bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry)
 	entry->total_tokens = sum.total_tokens;
 	entry->ndocs = sum.ndocs;
 	entry->nterms = sum.nterms;
-	bm25_builder_reset(bs->builder);
+
+	/*
+	 * A reset builder keeps its allocations (and reports them as held), so
+	 * start over with a fresh one: the memory really goes back.
+	 */
+	bm25_builder_free(bs->builder);
+	bs->builder = NULL;
+	if (bm25_builder_create(&bs->builder) != BM25_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 }
 
 /* Spills the current builder contents to a new partial segment. */
@@ -206,6 +216,9 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.npartials > 0)
 	{
 		bm25_build_spill(&bs);
+		ereport(DEBUG1,
+				(errmsg_internal("bm25 build of \"%s\" spilled %d partial segments within maintenance_work_mem",
+								 RelationGetRelationName(index), bs.npartials)));
 		if (bs.npartials == 1)
 			meta.segments[0] = bs.partials[0];
 		else
