@@ -3,8 +3,9 @@
  *	  In-memory inverted index that accumulates documents and writes one
  *	  segment (the CREATE INDEX hot path).
  *
- * Terms live in an open-addressing hash table (term index + 1 per slot)
- * over an array of term records; term bytes are stored in one arena.
+ * Terms live in an open-addressing hash table (slot = hash and term index,
+ * so probes do not touch term records) over an array of term records;
+ * term bytes are stored in one arena.
  * Postings are appended as varint bytes to per-term chains of slices in
  * a paged byte pool (the scheme of Lucene's ByteBlockPool): a term's
  * first slice is 16 bytes, each next one twice as big up to 8 kB, and the
@@ -24,6 +25,12 @@
 #define NLEVELS				10
 #define POSTING_MAX_BYTES	(2 * BM25_VARINT_MAX)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define BM25_PREFETCH(p)	__builtin_prefetch(p)
+#else
+#define BM25_PREFETCH(p)	((void) (p))
+#endif
+
 static const uint32_t slice_size[NLEVELS] =
 {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
 
@@ -32,14 +39,18 @@ typedef struct bterm
 	uint64_t	text_off;		/* term bytes in the arena */
 	uint64_t	head;			/* pool address of the first slice */
 	uint64_t	wpos;			/* pool address of the next byte */
-	uint64_t	wend;			/* pool address of the current slice's link */
 	uint32_t	len;
-	uint32_t	hash;
+	uint16_t	remain;			/* bytes left before the current slice's link */
+	uint16_t	level;			/* slice level of the current slice */
 	uint32_t	df;
 	uint32_t	last_doc;
 	uint32_t	stamp;			/* ndocs + 1 when seen in the doc being added */
-	uint32_t	level;
 } bterm;
+
+/* Hash slot: (hash << 32) | (term index + 1); 0 = empty. */
+#define SLOT_MAKE(h, i)		(((uint64_t) (h) << 32) | ((uint64_t) (i) + 1))
+#define SLOT_HASH(s)		((uint32_t) ((s) >> 32))
+#define SLOT_INDEX(s)		((uint32_t) (s) - 1)
 
 struct bm25_builder
 {
@@ -53,7 +64,7 @@ struct bm25_builder
 	bterm	   *terms;
 	uint32_t	nterms;
 	uint32_t	term_cap;
-	uint32_t   *slots;			/* term index + 1, 0 = empty */
+	uint64_t   *slots;			/* see SLOT_MAKE */
 	uint32_t	nslots;			/* power of two */
 
 	char	   *text;
@@ -157,7 +168,7 @@ bm25_builder_create(bm25_builder **out)
 	if (b == NULL)
 		return BM25_ENOMEM;
 	b->nslots = 1024;
-	b->slots = calloc(b->nslots, sizeof(uint32_t));
+	b->slots = calloc(b->nslots, sizeof(uint64_t));
 	if (b->slots == NULL)
 	{
 		free(b);
@@ -172,21 +183,25 @@ static int
 grow_slots(bm25_builder *b)
 {
 	uint32_t	n = b->nslots * 2;
-	uint32_t   *s;
+	uint64_t   *s;
 	uint32_t	i;
 
 	if (n == 0 || n > (1u << 31))
 		return BM25_ELIMIT;
-	s = calloc(n, sizeof(uint32_t));
+	s = calloc(n, sizeof(uint64_t));
 	if (s == NULL)
 		return BM25_ENOMEM;
-	for (i = 0; i < b->nterms; i++)
+	for (i = 0; i < b->nslots; i++)
 	{
-		uint32_t	j = b->terms[i].hash & (n - 1);
+		uint64_t	slot = b->slots[i];
+		uint32_t	j;
 
+		if (slot == 0)
+			continue;
+		j = SLOT_HASH(slot) & (n - 1);
 		while (s[j] != 0)
 			j = (j + 1) & (n - 1);
-		s[j] = i + 1;
+		s[j] = slot;
 	}
 	free(b->slots);
 	b->slots = s;
@@ -194,11 +209,10 @@ grow_slots(bm25_builder *b)
 	return BM25_OK;
 }
 
-/* Find the term's index, inserting a new record (df 0) if absent. */
+/* Find the term (hash h) by index, inserting a new record (df 0) if absent. */
 static int
-find_or_add_term(bm25_builder *b, const char *text, uint32_t len, uint32_t *idx)
+find_or_add_term(bm25_builder *b, const char *text, uint32_t len, uint32_t h, uint32_t *idx)
 {
-	uint32_t	h = term_hash(text, len);
 	uint32_t	mask = b->nslots - 1;
 	uint32_t	j = h & mask;
 	bterm	   *t;
@@ -206,15 +220,18 @@ find_or_add_term(bm25_builder *b, const char *text, uint32_t len, uint32_t *idx)
 
 	for (;;)
 	{
-		uint32_t	s = b->slots[j];
+		uint64_t	s = b->slots[j];
 
 		if (s == 0)
 			break;
-		t = &b->terms[s - 1];
-		if (t->hash == h && t->len == len && memcmp(b->text + t->text_off, text, len) == 0)
+		if (SLOT_HASH(s) == h)
 		{
-			*idx = s - 1;
-			return BM25_OK;
+			t = &b->terms[SLOT_INDEX(s)];
+			if (t->len == len && memcmp(b->text + t->text_off, text, len) == 0)
+			{
+				*idx = SLOT_INDEX(s);
+				return BM25_OK;
+			}
 		}
 		j = (j + 1) & mask;
 	}
@@ -251,14 +268,13 @@ find_or_add_term(bm25_builder *b, const char *text, uint32_t len, uint32_t *idx)
 	memset(t, 0, sizeof(*t));
 	t->text_off = b->text_len;
 	t->len = len;
-	t->hash = h;
 	memcpy(b->text + b->text_len, text, len);
 	b->text_len += len;
 	if ((rc = pool_alloc(b, slice_size[0], &t->head)) != BM25_OK)
 		return rc;
 	t->wpos = t->head;
-	t->wend = t->head + slice_size[0] - 4;
-	b->slots[j] = b->nterms + 1;
+	t->remain = (uint16_t) (slice_size[0] - 4);
+	b->slots[j] = SLOT_MAKE(h, b->nterms);
 	*idx = b->nterms++;
 	if ((uint64_t) b->nterms * 2 > b->nslots)
 		return grow_slots(b);
@@ -274,15 +290,16 @@ term_append(bm25_builder *b, bterm *t, const uint8_t *bytes, uint32_t n)
 {
 	uint32_t	i;
 
-	if (t->wend - t->wpos >= n)
+	if (t->remain >= n)
 	{
 		memcpy(pool_ptr(b, t->wpos), bytes, n);
 		t->wpos += n;
+		t->remain -= (uint16_t) n;
 		return BM25_OK;
 	}
 	for (i = 0; i < n; i++)
 	{
-		if (t->wpos == t->wend)
+		if (t->remain == 0)
 		{
 			uint32_t	level = t->level + 1 < NLEVELS ? t->level + 1 : NLEVELS - 1;
 			uint64_t	a;
@@ -290,13 +307,14 @@ term_append(bm25_builder *b, bterm *t, const uint8_t *bytes, uint32_t n)
 
 			if ((rc = pool_alloc(b, slice_size[level], &a)) != BM25_OK)
 				return rc;
-			bm25_put_u32(pool_ptr(b, t->wend), (uint32_t) (a >> 3));
-			t->level = level;
+			bm25_put_u32(pool_ptr(b, t->wpos), (uint32_t) (a >> 3));
+			t->level = (uint16_t) level;
 			t->wpos = a;
-			t->wend = a + slice_size[level] - 4;
+			t->remain = (uint16_t) (slice_size[level] - 4);
 		}
 		*pool_ptr(b, t->wpos) = bytes[i];
 		t->wpos++;
+		t->remain--;
 	}
 	return BM25_OK;
 }
@@ -358,10 +376,19 @@ bm25_builder_add_doc(bm25_builder *b, bm25_tid tid, uint32_t dl,
 		b->scratch_cap = nterms;
 	}
 
-	/* pass 1: resolve terms, reject duplicates */
+	/*
+	 * pass 1: hash every term and prefetch its slot, so the cache misses
+	 * of the (mostly random) probes overlap; then resolve terms and reject
+	 * duplicates.
+	 */
 	for (i = 0; i < nterms; i++)
 	{
-		rc = find_or_add_term(b, terms[i].text, terms[i].len, &b->scratch[i]);
+		b->scratch[i] = term_hash(terms[i].text, terms[i].len);
+		BM25_PREFETCH(&b->slots[b->scratch[i] & (b->nslots - 1)]);
+	}
+	for (i = 0; i < nterms; i++)
+	{
+		rc = find_or_add_term(b, terms[i].text, terms[i].len, b->scratch[i], &b->scratch[i]);
 		if (rc == BM25_OK && b->terms[b->scratch[i]].stamp == docid + 1)
 			rc = BM25_EINVAL;
 		if (rc != BM25_OK)
@@ -375,6 +402,8 @@ bm25_builder_add_doc(bm25_builder *b, bm25_tid tid, uint32_t dl,
 		}
 		b->terms[b->scratch[i]].stamp = docid + 1;
 	}
+	for (i = 0; i < nterms; i++)
+		BM25_PREFETCH(pool_ptr(b, b->terms[b->scratch[i]].wpos));
 
 	/* pass 2: append postings */
 	for (i = 0; i < nterms; i++)
@@ -416,7 +445,7 @@ bm25_builder_mem(const bm25_builder *b)
 		(size_t) b->npages * POOL_PAGE_SIZE +
 		(size_t) b->pages_cap * sizeof(uint8_t *) +
 		(size_t) b->term_cap * sizeof(bterm) +
-		(size_t) b->nslots * sizeof(uint32_t) +
+		(size_t) b->nslots * sizeof(uint64_t) +
 		b->text_cap +
 		(size_t) b->doc_cap * (sizeof(uint32_t) + sizeof(bm25_tid)) +
 		(size_t) b->scratch_cap * sizeof(uint32_t);
@@ -565,7 +594,7 @@ bm25_builder_reset(bm25_builder *b)
 	b->nterms = 0;
 	b->text_len = 0;
 	b->pool_used = 0;
-	memset(b->slots, 0, (size_t) b->nslots * sizeof(uint32_t));
+	memset(b->slots, 0, (size_t) b->nslots * sizeof(uint64_t));
 }
 
 /* Release everything (NULL is a no-op). */
