@@ -100,6 +100,17 @@ SELECT bm25_query_index(bm25_query('fox', 'docs_body'));
 SELECT bm25_query('fox', 'docs_body');
 SELECT id FROM docs WHERE body @@@ bm25_query('fox', 'docs_body') ORDER BY id;
 
+-- Binding follows subqueries and CTEs down to the table's index.
+SELECT id, round(bm25_score(body, 'lazy')::numeric, 6) AS score
+  FROM (SELECT id, body FROM docs OFFSET 0) s
+ WHERE body @@@ 'lazy' ORDER BY score DESC, id;
+WITH c AS MATERIALIZED (SELECT id, body AS txt FROM docs)
+SELECT id, round(bm25_score(txt, 'lazy')::numeric, 6) AS score
+  FROM c WHERE txt @@@ 'lazy' ORDER BY score DESC, id;
+SELECT string_agg(id::text, ',' ORDER BY bm25_score(body, 'lazy') DESC, id)
+  FROM (SELECT id, body FROM docs WHERE body @@@ 'lazy'
+         ORDER BY bm25_score(body, 'lazy') DESC LIMIT 5) s;
+
 -- Without a bm25 index on the argument there is no configuration or
 -- statistics to use: a clear error.
 SELECT bm25_score(title, 'fox') FROM docs LIMIT 1;

@@ -31,6 +31,7 @@
 #include "parser/parse_func.h"
 #include "parser/parse_oper.h"
 #include "parser/parsetree.h"
+#include "optimizer/tlist.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -268,21 +269,26 @@ bm25_find_index_for_expr(Oid relid, Node *expr, Index varno)
 }
 
 /*
- * If every Var in doc belongs to one plain table of the query at root (at
- * the Var's level), returns the bm25 index on that expression.
+ * Finds the bm25 index that doc is the key of, where doc is an expression
+ * of query (whose outer queries are in outer[0..nouter), innermost first).
+ * Vars of a subquery or CTE in FROM are followed into its target list, so
+ * `SELECT ... FROM (SELECT body FROM docs) s ORDER BY bm25_score(s.body, q)`
+ * binds to the index on docs.body.
  */
 static Oid
-bm25_index_for_arg(PlannerInfo *root, Node *doc)
+bm25_index_in_query(Query *query, List *outer, Node *doc, int depth)
 {
-	List	   *vars = pull_var_clause(doc, PVC_RECURSE_AGGREGATES |
-									   PVC_RECURSE_WINDOWFUNCS |
-									   PVC_RECURSE_PLACEHOLDERS);
+	List	   *vars;
 	Var		   *first;
 	ListCell   *lc;
-	PlannerInfo *r = root;
+	Query	   *q = query;
 	RangeTblEntry *rte;
 	Node	   *local;
 
+	if (depth > 16)
+		return InvalidOid;
+	vars = pull_var_clause(doc, PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
+						   PVC_RECURSE_PLACEHOLDERS);
 	if (vars == NIL)
 		return InvalidOid;
 	first = (Var *) linitial(vars);
@@ -294,19 +300,16 @@ bm25_index_for_arg(PlannerInfo *root, Node *doc)
 			v->varlevelsup != first->varlevelsup)
 			return InvalidOid;
 	}
-	for (Index up = 0; up < first->varlevelsup; up++)
+	if (first->varlevelsup > 0)
 	{
-		r = r->parent_root;
-		if (r == NULL)
+		if (first->varlevelsup > list_length(outer))
 			return InvalidOid;
+		q = (Query *) list_nth(outer, first->varlevelsup - 1);
+		outer = list_copy_tail(outer, first->varlevelsup);
 	}
-	if (first->varno < 1 || first->varno > list_length(r->parse->rtable))
+	if (first->varno < 1 || first->varno > list_length(q->rtable))
 		return InvalidOid;
-	rte = rt_fetch(first->varno, r->parse->rtable);
-	if (rte->rtekind != RTE_RELATION)
-		return InvalidOid;
-	if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW)
-		return InvalidOid;
+	rte = rt_fetch(first->varno, q->rtable);
 
 	local = doc;
 	if (first->varlevelsup > 0)
@@ -314,7 +317,60 @@ bm25_index_for_arg(PlannerInfo *root, Node *doc)
 		local = copyObject(doc);
 		IncrementVarSublevelsUp(local, -((int) first->varlevelsup), 0);
 	}
-	return bm25_find_index_for_expr(rte->relid, local, first->varno);
+
+	if (rte->rtekind == RTE_RELATION)
+	{
+		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW)
+			return InvalidOid;
+		return bm25_find_index_for_expr(rte->relid, local, first->varno);
+	}
+
+	/* A plain column of a subquery or CTE: follow it into its target list. */
+	if (IsA(bm25_strip(local), Var) && first->varattno > 0)
+	{
+		Query	   *sub = NULL;
+		TargetEntry *tle;
+
+		if (rte->rtekind == RTE_SUBQUERY)
+			sub = rte->subquery;
+		else if (rte->rtekind == RTE_CTE && !rte->self_reference)
+		{
+			Query	   *cteq = q;
+			ListCell   *c;
+
+			if (rte->ctelevelsup > 0)
+			{
+				if (rte->ctelevelsup > list_length(outer))
+					return InvalidOid;
+				cteq = (Query *) list_nth(outer, rte->ctelevelsup - 1);
+			}
+			foreach(c, cteq->cteList)
+			{
+				CommonTableExpr *cte = lfirst(c);
+
+				if (strcmp(cte->ctename, rte->ctename) == 0 && IsA(cte->ctequery, Query))
+					sub = (Query *) cte->ctequery;
+			}
+		}
+		if (sub == NULL || sub->setOperations != NULL || sub->commandType != CMD_SELECT)
+			return InvalidOid;
+		tle = get_tle_by_resno(sub->targetList, first->varattno);
+		if (tle == NULL || tle->resjunk)
+			return InvalidOid;
+		return bm25_index_in_query(sub, lcons(q, outer), (Node *) tle->expr, depth + 1);
+	}
+	return InvalidOid;
+}
+
+/* The bm25 index on doc, an expression of the query being planned at root. */
+static Oid
+bm25_index_for_arg(PlannerInfo *root, Node *doc)
+{
+	List	   *outer = NIL;
+
+	for (PlannerInfo *r = root->parent_root; r != NULL; r = r->parent_root)
+		outer = lappend(outer, r->parse);
+	return bm25_index_in_query(root->parse, outer, doc, 0);
 }
 
 /*
