@@ -29,13 +29,14 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare -ffp-contract=off
 
-# Skip LLVM bitcode so the build needs no clang; JIT does not help an AM.
-with_llvm = no
-
 EXTRA_CLEAN = build
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Skip LLVM bitcode (set after PGXS, which would turn it back on): the build
+# then needs no clang, and JIT does not help an access method.
+with_llvm = no
 
 # ---------------------------------------------------------------------------
 # Core (PostgreSQL-independent) tests, built outside the server.
