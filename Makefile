@@ -31,12 +31,12 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 
 EXTRA_CLEAN = build
 
+# Skip LLVM bitcode: the build then needs no clang, and JIT does not help
+# an access method.  "override" because PGXS assigns with_llvm itself.
+override with_llvm = no
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-# Skip LLVM bitcode (set after PGXS, which would turn it back on): the build
-# then needs no clang, and JIT does not help an access method.
-with_llvm = no
 
 # ---------------------------------------------------------------------------
 # Core (PostgreSQL-independent) tests, built outside the server.
