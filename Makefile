@@ -68,3 +68,11 @@ core-fuzz: $(patsubst test/core/fuzz_%.c,build/fuzz_%,$(CORE_FUZZ_SRCS))
 	done
 
 .PHONY: core-check core-fuzz
+
+# PostgreSQL's CFLAGS come from the gcc it was built with; drop the flags
+# clang does not know so that "make CC=clang" also builds with -Werror.
+ifneq (,$(findstring clang,$(CC)))
+override CFLAGS := $(filter-out -fexcess-precision=standard -Wno-format-truncation \
+	-Wno-stringop-truncation -Wimplicit-fallthrough=3 -Wcast-function-type,$(CFLAGS)) \
+	-Wimplicit-fallthrough -Wno-ignored-attributes
+endif
