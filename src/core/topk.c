@@ -161,6 +161,114 @@ heap_offer(topk_heap *hp, double score, bm25_tid tid)
 	return BM25_OK;
 }
 
+/* Radix key of a hit's score: ascending key = descending score. */
+static inline uint64_t
+score_key(double score)
+{
+	uint64_t	bits;
+
+	memcpy(&bits, &score, sizeof(bits));
+	return ~bits;
+}
+
+/*
+ * Sort hits into result order.  Large arrays (the k == BM25_K_ALL case)
+ * whose scores are all non-negative numbers use an LSD radix sort on
+ * (~score bits, tid), which orders exactly like hit_cmp for such scores;
+ * anything else, or a failed allocation, falls back to qsort.
+ */
+static void
+sort_hits(bm25_hit *h, uint64_t n)
+{
+	size_t	   *count;
+	bm25_hit   *tmp;
+	bm25_hit   *src;
+	bm25_hit   *dst;
+	uint64_t	i;
+	int			pass;
+
+	if (n < 2)
+		return;
+	if (n < 512 || n > SIZE_MAX / sizeof(bm25_hit))
+	{
+		qsort(h, (size_t) n, sizeof(bm25_hit), hit_cmp);
+		return;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	bits;
+
+		memcpy(&bits, &h[i].score, sizeof(bits));
+		if ((bits >> 63) != 0 || isnan(h[i].score))
+		{
+			qsort(h, (size_t) n, sizeof(bm25_hit), hit_cmp);
+			return;
+		}
+	}
+	count = calloc(16 * 256, sizeof(size_t));
+	tmp = malloc((size_t) n * sizeof(bm25_hit));
+	if (count == NULL || tmp == NULL)
+	{
+		free(count);
+		free(tmp);
+		qsort(h, (size_t) n, sizeof(bm25_hit), hit_cmp);
+		return;
+	}
+
+	/* Byte histograms: passes 0..7 are tid bytes, 8..15 score-key bytes. */
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	t = h[i].tid;
+		uint64_t	sk = score_key(h[i].score);
+
+		for (pass = 0; pass < 8; pass++)
+		{
+			count[pass * 256 + ((t >> (8 * pass)) & 0xFF)]++;
+			count[(pass + 8) * 256 + ((sk >> (8 * pass)) & 0xFF)]++;
+		}
+	}
+
+	src = h;
+	dst = tmp;
+	for (pass = 0; pass < 16; pass++)
+	{
+		size_t	   *c = &count[pass * 256];
+		size_t		sum = 0;
+		int			shift = 8 * (pass & 7);
+		int			b;
+
+		/* A byte that is the same in every hit does not reorder anything. */
+		for (b = 0; b < 256; b++)
+			if (c[b] == (size_t) n)
+				break;
+		if (b < 256)
+			continue;
+		for (b = 0; b < 256; b++)
+		{
+			size_t		x = c[b];
+
+			c[b] = sum;
+			sum += x;
+		}
+		for (i = 0; i < n; i++)
+		{
+			uint64_t	key = pass < 8 ? src[i].tid : score_key(src[i].score);
+
+			dst[c[(key >> shift) & 0xFF]++] = src[i];
+		}
+		{
+			bm25_hit   *x = src;
+
+			src = dst;
+			dst = x;
+		}
+	}
+	if (src != h)
+		memcpy(h, src, (size_t) n * sizeof(bm25_hit));
+	free(tmp);
+	free(count);
+}
+
 /* Sort the kept hits and hand the array to the caller. */
 static int
 heap_finish(topk_heap *hp, bm25_hit **out, uint64_t *nout)
@@ -171,8 +279,7 @@ heap_finish(topk_heap *hp, bm25_hit **out, uint64_t *nout)
 		if (hp->h == NULL)
 			return BM25_ENOMEM;
 	}
-	if (hp->n > 1)
-		qsort(hp->h, (size_t) hp->n, sizeof(bm25_hit), hit_cmp);
+	sort_hits(hp->h, hp->n);
 	*out = hp->h;
 	*nout = hp->n;
 	hp->h = NULL;

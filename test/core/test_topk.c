@@ -746,6 +746,41 @@ test_edge_cases(void)
 		total_compared++;
 	}
 
+	/*
+	 * Nonsensical parameters (negative k1, b > 1) can give negative,
+	 * infinite or NaN scores; the engine then must not prune but must
+	 * still agree with the reference.
+	 */
+	{
+		static const double bad[][2] = {{1.2, 1.5}, {-0.5, 0.75}, {-1.0, 0.3}, {1.2, -2.0}};
+		size_t		pi;
+
+		for (pi = 0; pi < sizeof(bad) / sizeof(bad[0]); pi++)
+		{
+			uint64_t	ks[3] = {1, 10, BM25_K_ALL};
+			int			kk;
+
+			q.sc.k1 = bad[pi][0];
+			q.sc.b = bad[pi][1];
+			for (kk = 0; kk < 3; kk++)
+			{
+				bm25_hit   *a = NULL;
+				bm25_hit   *b = NULL;
+				uint64_t	na = 0;
+				uint64_t	nb = 0;
+
+				CHECK(bm25_topk(q.ss, c->nsegs, &q.sc, ks[kk], &a, &na) == BM25_OK);
+				CHECK(bm25_topk_exhaustive(q.ss, c->nsegs, &q.sc, ks[kk], &b, &nb) == BM25_OK);
+				CHECK_MSG(hits_equal(a, na, b, nb), "bad params %zu k %d", pi, kk);
+				free(a);
+				free(b);
+				total_compared++;
+			}
+		}
+		q.sc.k1 = c->k1;
+		q.sc.b = c->b;
+	}
+
 	/* Segments given in the other order: same result. */
 	if (c->nsegs == 2)
 	{
