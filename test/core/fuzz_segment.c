@@ -195,7 +195,7 @@ walk_term(const bm25_segment *seg, const bm25_term_info *ti, const uint8_t *ops,
 
 	if (bm25_cursor_init(&c, seg, ti) != BM25_OK)
 		return;
-	while (c.doc != BM25_NO_MORE_DOCS && guard++ < 5000)
+	while (c.doc != BM25_NO_MORE_DOCS && guard++ < 400)
 	{
 		uint8_t		op = nops ? ops[k++ % nops] : 0;
 		uint32_t	last;
