@@ -13,7 +13,7 @@ PG_CONFIG ?= pg_config
 
 CORE_SRCS = $(sort $(wildcard src/core/*.c))
 GLUE_SRCS = $(sort $(wildcard src/*.c src/access/*.c src/segment/*.c \
-			  src/scoring/*.c src/planner/*.c))
+			  src/scoring/*.c src/planner/*.c src/wal/*.c src/workers/*.c))
 OBJS = $(CORE_SRCS:.c=.o) $(GLUE_SRCS:.c=.o)
 
 DATA = sql/bm25--$(EXTVERSION).sql
@@ -37,6 +37,9 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies; a changed struct must rebuild all.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # ---------------------------------------------------------------------------
 # Core (PostgreSQL-independent) tests, built outside the server.

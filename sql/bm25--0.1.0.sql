@@ -72,7 +72,8 @@ CREATE OPERATOR CLASS bm25_text_ops DEFAULT FOR TYPE text USING bm25 AS
 	OPERATOR 1 @@@ (text, text),
 	OPERATOR 2 @@@ (text, bm25query);
 
--- Introspection.
+-- Introspection.  documents/total_tokens cover segments and write buffer;
+-- terms and segment_bytes cover segment files only.
 CREATE FUNCTION bm25_index_stats(index regclass,
 	OUT format_version integer,
 	OUT text_config regconfig,
@@ -81,7 +82,9 @@ CREATE FUNCTION bm25_index_stats(index regclass,
 	OUT total_tokens bigint,
 	OUT avg_doc_length float8,
 	OUT terms bigint,
-	OUT segment_bytes bigint)
+	OUT segment_bytes bigint,
+	OUT write_buffer_docs bigint,
+	OUT write_buffer_bytes bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
 CREATE FUNCTION bm25_verify_index(index regclass) RETURNS boolean

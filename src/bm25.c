@@ -4,6 +4,7 @@
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
+#include "wal/wal.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -51,7 +52,27 @@ _PG_init(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("bm25.write_buffer_docs",
+							"Documents a bm25 index's write buffer holds before it becomes a segment file.",
+							"The index option write_buffer_docs overrides it per index.",
+							&bm25_write_buffer_docs,
+							1000, 1, 10000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("bm25.debug_fault",
+							   "Crash the server at a named point of segment maintenance (tests only).",
+							   "Points: before_publish, after_publish.",
+							   &bm25_debug_fault,
+							   "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("bm25");
+
+	/* Only possible while preloading; otherwise bm25_require_preload() says so. */
+	if (bm25_loaded_by_preload)
+		bm25_wal_register();
 
 	bm25_init_reloptions();
 	bm25_planner_init();

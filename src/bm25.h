@@ -19,6 +19,8 @@
 #include "nodes/pathnodes.h"
 #include "port/pg_crc32c.h"
 #include "storage/block.h"
+#include "storage/buf.h"
+#include "storage/bufpage.h"
 #include "utils/relcache.h"
 
 #include "core/bm25_core.h"
@@ -49,6 +51,7 @@ typedef struct Bm25Options
 	int			text_config_offset;	/* offset of the config name string */
 	double		k1;
 	double		b;
+	int			write_buffer_docs;	/* -1: use the GUC */
 } Bm25Options;
 
 #define BM25_DEFAULT_K1		1.2
@@ -60,10 +63,12 @@ extern bytea *bm25_amoptions(Datum reloptions, bool validate);
 extern const char *bm25_options_config_name(Relation index);
 extern void bm25_options_params(Relation index, double *k1, double *b);
 extern Oid	bm25_resolve_config(const char *name, bool missing_ok);
+extern int	bm25_options_write_buffer_docs(Relation index);
 
 /* ----- metapage (segment/metapage.c) ----- */
 #define BM25_META_MAGIC			0x4D35324Bu	/* "K25M" */
 #define BM25_META_VERSION		1
+#define BM25_L0_PAGE_CAPACITY	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - 8)
 #define BM25_METAPAGE_BLKNO		0
 #define BM25_MAX_SEGMENTS		64
 
@@ -85,16 +90,57 @@ typedef struct Bm25MetaPageData
 	Oid			text_config;	/* regconfig the index was built with */
 	uint32		nsegments;
 	uint64		next_segment_id;
-	uint64		total_docs;		/* N: sum of ndocs over live segments */
+	uint64		total_docs;		/* sum of ndocs over live segments */
 	uint64		total_tokens;	/* sum of dl over live segments */
+	uint64		instance_id;	/* random per build: tells relfilenode reuses apart */
+	uint64		l0_bytes;		/* valid bytes in the write buffer */
+	uint64		l0_tokens;		/* sum of dl of the write buffer's docs */
+	uint64		l0_generation;	/* bumped whenever the write buffer is emptied */
+	uint32		l0_docs;		/* documents in the write buffer */
+	uint32		l0_pages;		/* blocks 1..l0_pages are write buffer pages */
 	Bm25SegmentEntry segments[BM25_MAX_SEGMENTS];
 	uint32		crc;			/* CRC-32C of everything above */
 	uint32		padding;
 } Bm25MetaPageData;
 
+/* A locked metapage buffer and a working copy of its contents. */
+typedef struct Bm25MetaLock
+{
+	Buffer		buf;
+	Bm25MetaPageData meta;
+} Bm25MetaLock;
+
 extern void bm25_meta_init_empty(Bm25MetaPageData *meta, Oid cfg);
+extern void bm25_meta_finalize(Bm25MetaPageData *meta);
+extern void bm25_meta_check(Relation index, Bm25MetaPageData *meta);
+extern void bm25_meta_lock(Relation index, Bm25MetaLock *ml, int mode);
+extern void bm25_meta_unlock(Bm25MetaLock *ml);
 extern void bm25_meta_read(Relation index, Bm25MetaPageData *meta);
-extern XLogRecPtr bm25_meta_write(Relation index, Bm25MetaPageData *meta, bool create);
+extern void bm25_meta_put(Page page, Bm25MetaPageData *meta);
+extern XLogRecPtr bm25_meta_update(Relation index, Bm25MetaLock *ml);
+extern void bm25_meta_create(Relation index, Bm25MetaPageData *meta);
+
+/* ----- write buffer, L0 (segment/l0.c) ----- */
+struct Bm25Doc;
+#define BM25_L0_MAGIC			0x4C35324Bu	/* "K25L" */
+
+extern void bm25_l0_append(Relation index, const struct Bm25Doc *doc, bm25_tid tid);
+extern char *bm25_l0_read(Relation index, const Bm25MetaPageData *meta);
+extern void bm25_l0_reset(Bm25MetaPageData *meta);
+extern int	bm25_l0_add_to_builder(Relation index, const char *bytes, uint64 len,
+								   bm25_builder *b);
+
+/* ----- segment maintenance (segment/maintain.c) ----- */
+extern int	bm25_write_buffer_docs;
+extern char *bm25_debug_fault;
+
+extern void bm25_fault(const char *point);
+extern void bm25_flush_l0(Relation index, bool force);
+extern void bm25_maybe_merge(Relation index);
+extern void bm25_segment_from_builder(Relation index, bm25_builder *b, uint64 segid,
+									  Bm25SegmentEntry *entry, bool wal);
+extern void bm25_publish(Relation index, Bm25MetaLock *ml,
+						 const uint64 *obsolete, int nobsolete);
 
 /* ----- sidecar files (segment/sidecar.c) ----- */
 typedef struct Bm25FileWriter
@@ -102,15 +148,16 @@ typedef struct Bm25FileWriter
 	bm25_writer_io io;
 	int			fd;
 	int			saved_errno;
+	uint64		segid;
 	char	   *path;
 } Bm25FileWriter;
 
 extern char *bm25_sidecar_dir(const Bm25RelFile *rf);
 extern char *bm25_segment_path(const Bm25RelFile *rf, uint64 segid);
-extern void bm25_sidecar_reset_dir(const Bm25RelFile *rf);
+extern void bm25_sidecar_reset_dir(Relation index);
 extern void bm25_sidecar_begin(Bm25FileWriter *w, const Bm25RelFile *rf, uint64 segid);
-extern void bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index);
-extern void bm25_sidecar_unlink(const Bm25RelFile *rf, uint64 segid);
+extern void bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index, bool wal);
+extern void bm25_sidecar_unlink(Relation index, uint64 segid, bool wal);
 extern int	bm25_sidecar_sweep(Oid dbid);
 
 /* ----- segment cache and index state (segment/segcache.c) ----- */
@@ -122,7 +169,7 @@ typedef struct Bm25IndexState
 	double		b;
 	uint64		N;
 	uint64		total_tokens;
-	uint32		nsegs;
+	uint32		nsegs;			/* live segments, plus the write buffer if any */
 	const bm25_segment **segs;
 	Bm25MetaPageData meta;
 } Bm25IndexState;
@@ -137,7 +184,8 @@ typedef struct Bm25Mapped
 
 extern void bm25_map_segment(Relation index, const Bm25SegmentEntry *entry, Bm25Mapped *m);
 extern void bm25_unmap_segment(Bm25Mapped *m);
-extern const bm25_segment *bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry);
+extern const bm25_segment *bm25_segcache_get(Relation index, uint64 instance,
+											 const Bm25SegmentEntry *entry);
 extern void bm25_segcache_forget(const Bm25RelFile *rf);
 extern Bm25IndexState *bm25_index_state(Relation index);
 

@@ -6,6 +6,7 @@
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
+#include "wal/wal.h"
 
 #include "access/tableam.h"
 #include "catalog/index.h"
@@ -42,10 +43,11 @@ bm25_build_cleanup(void *arg)
 
 /*
  * Writes the builder's documents as segment file segid and fills *entry;
- * the file is durable when this returns.
+ * the file is durable when this returns, and WAL-logged with wal (partial
+ * segments of a spilling build are temporary and never logged).
  */
 static void
-bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry)
+bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry, bool wal)
 {
 	Bm25FileWriter w;
 	bm25_seg_summary sum;
@@ -53,7 +55,7 @@ bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry)
 
 	bm25_sidecar_begin(&w, &bs->rf, segid);
 	status = bm25_builder_write(bs->builder, &w.io, &sum);
-	bm25_sidecar_finish(&w, status, bs->index);
+	bm25_sidecar_finish(&w, status, bs->index, wal);
 	entry->id = segid;
 	entry->file_size = sum.file_size;
 	entry->total_tokens = sum.total_tokens;
@@ -83,7 +85,7 @@ bm25_build_spill(Bm25BuildState *bs)
 		bs->maxpartials *= 2;
 		bs->partials = repalloc(bs->partials, sizeof(Bm25SegmentEntry) * bs->maxpartials);
 	}
-	bm25_build_flush(bs, bs->next_segid++, &bs->partials[bs->npartials++]);
+	bm25_build_flush(bs, bs->next_segid++, &bs->partials[bs->npartials++], false);
 }
 
 /* Per-tuple callback of the heap scan: analyze and add one document. */
@@ -141,13 +143,13 @@ bm25_build_merge(Bm25BuildState *bs, Bm25SegmentEntry *final)
 	status = bm25_merge(in, bs->npartials, NULL, NULL, &w.io, &sum);
 	for (int i = 0; i < bs->npartials; i++)
 		bm25_unmap_segment(&maps[i]);
-	bm25_sidecar_finish(&w, status, bs->index);
+	bm25_sidecar_finish(&w, status, bs->index, true);
 	final->file_size = sum.file_size;
 	final->total_tokens = sum.total_tokens;
 	final->ndocs = sum.ndocs;
 	final->nterms = sum.nterms;
 	for (int i = 0; i < bs->npartials; i++)
-		bm25_sidecar_unlink(&bs->rf, bs->partials[i].id);
+		bm25_sidecar_unlink(bs->index, bs->partials[i].id, false);
 }
 
 /* Refuses relation kinds whose sidecar files we cannot keep consistent. */
@@ -207,7 +209,7 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	cb->arg = &bs;
 	MemoryContextRegisterResetCallback(buildctx, cb);
 
-	bm25_sidecar_reset_dir(&bs.rf);
+	bm25_sidecar_reset_dir(index);
 
 	table_index_build_scan(heap, index, indexInfo, true, true,
 						   bm25_build_callback, &bs, NULL);
@@ -220,18 +222,24 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				(errmsg_internal("bm25 build of \"%s\" spilled %d partial segments within maintenance_work_mem",
 								 RelationGetRelationName(index), bs.npartials)));
 		if (bs.npartials == 1)
+		{
+			/* a lone spill is the final segment: log it now */
 			meta.segments[0] = bs.partials[0];
+			bm25_wal_log_segment(index, bs.partials[0].id,
+								 bm25_segment_path(&bs.rf, bs.partials[0].id),
+								 bs.partials[0].file_size);
+		}
 		else
 			bm25_build_merge(&bs, &meta.segments[0]);
 		meta.nsegments = 1;
 	}
 	else if (bm25_builder_ndocs(bs.builder) > 0)
 	{
-		bm25_build_flush(&bs, bs.next_segid++, &meta.segments[0]);
+		bm25_build_flush(&bs, bs.next_segid++, &meta.segments[0], true);
 		meta.nsegments = 1;
 	}
 	meta.next_segment_id = bs.next_segid;
-	bm25_meta_write(index, &meta, true);
+	bm25_meta_create(index, &meta);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(buildctx);

@@ -1,30 +1,49 @@
 /*-------------------------------------------------------------------------
  * insert.c
- *	  aminsert for bm25.
+ *	  aminsert for bm25: real-time writes through the write buffer.
  *
- * Real-time inserts (a WAL-logged write buffer searched together with the
- * segments) are not built yet.  Until they are, a row that would need an
- * index entry is refused with a clear error instead of being silently
- * missing from search results.
+ * A new row is analyzed and appended to the WAL-logged write buffer in the
+ * index's own pages (segment/l0.c), where searches see it at once; the
+ * executor's visibility checks decide who may see the row.  When the
+ * buffer reaches write_buffer_docs documents it is turned into a segment
+ * file inline (segment/maintain.c).
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
 
-/* Refuses the insert: see the file header. */
+#include "utils/memutils.h"
+
+/* Indexes one new heap tuple. */
 bool
 bm25_aminsert(Relation index, Datum *values, bool *isnull,
 			  ItemPointer ht_ctid, Relation heapRel,
 			  IndexUniqueCheck checkUnique, bool indexUnchanged,
 			  IndexInfo *indexInfo)
 {
+	MemoryContext ctx;
+	MemoryContext old;
+	Bm25MetaPageData meta;
+	text	   *t;
+	Bm25Doc		doc;
+
 	bm25_require_preload();
 	if (isnull[0])
 		return false;			/* NULL documents are never indexed */
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("bm25 index \"%s\" does not support inserting rows yet",
-					RelationGetRelationName(index)),
-			 errdetail("Rows added after CREATE INDEX would be missing from search results."),
-			 errhint("Load the data before creating the index, or drop the index, write, and create it again.")));
+
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "bm25 insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+	bm25_meta_read(index, &meta);
+	t = DatumGetTextPP(values[0]);
+	bm25_analyze_doc(meta.text_config, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc);
+	if (doc.dl > 0)
+	{
+		bm25_l0_append(index, &doc,
+					   BM25_TID_MAKE(ItemPointerGetBlockNumber(ht_ctid),
+									 ItemPointerGetOffsetNumber(ht_ctid)));
+		bm25_flush_l0(index, false);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
 	return false;
 }

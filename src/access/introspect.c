@@ -37,8 +37,8 @@ bm25_index_stats(PG_FUNCTION_ARGS)
 	Relation	index;
 	Bm25MetaPageData meta;
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8];
+	Datum		values[10];
+	bool		nulls[10];
 	uint64		terms = 0;
 	uint64		bytes = 0;
 
@@ -56,11 +56,15 @@ bm25_index_stats(PG_FUNCTION_ARGS)
 	values[0] = Int32GetDatum(meta.version);
 	values[1] = ObjectIdGetDatum(meta.text_config);
 	values[2] = Int32GetDatum(meta.nsegments);
-	values[3] = Int64GetDatum(meta.total_docs);
-	values[4] = Int64GetDatum(meta.total_tokens);
-	values[5] = Float8GetDatum(meta.total_docs ? (double) meta.total_tokens / meta.total_docs : 0.0);
+	values[3] = Int64GetDatum(meta.total_docs + meta.l0_docs);
+	values[4] = Int64GetDatum(meta.total_tokens + meta.l0_tokens);
+	values[5] = Float8GetDatum(meta.total_docs + meta.l0_docs ?
+							   (double) (meta.total_tokens + meta.l0_tokens) /
+							   (meta.total_docs + meta.l0_docs) : 0.0);
 	values[6] = Int64GetDatum(terms);
 	values[7] = Int64GetDatum(bytes);
+	values[8] = Int64GetDatum(meta.l0_docs);
+	values[9] = Int64GetDatum(meta.l0_bytes);
 	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -50,6 +50,9 @@ bm25_init_reloptions(void)
 	add_real_reloption(bm25_relopt_kind, "b",
 					   "BM25 length normalization (0 <= b <= 1).",
 					   BM25_DEFAULT_B, 0.0, 1.0, AccessExclusiveLock);
+	add_int_reloption(bm25_relopt_kind, "write_buffer_docs",
+					  "Documents the write buffer holds before it becomes a segment (0: use bm25.write_buffer_docs).",
+					  0, 0, 10000000, ShareUpdateExclusiveLock);
 }
 
 /* amoptions callback: parses and validates the WITH (...) list. */
@@ -60,6 +63,7 @@ bm25_amoptions(Datum reloptions, bool validate)
 		{"text_config", RELOPT_TYPE_STRING, offsetof(Bm25Options, text_config_offset)},
 		{"k1", RELOPT_TYPE_REAL, offsetof(Bm25Options, k1)},
 		{"b", RELOPT_TYPE_REAL, offsetof(Bm25Options, b)},
+		{"write_buffer_docs", RELOPT_TYPE_INT, offsetof(Bm25Options, write_buffer_docs)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, bm25_relopt_kind,
@@ -85,6 +89,17 @@ bm25_options_params(Relation index, double *k1, double *b)
 
 	*k1 = opts ? opts->k1 : BM25_DEFAULT_K1;
 	*b = opts ? opts->b : BM25_DEFAULT_B;
+}
+
+/* The write buffer limit: the index option, else the GUC. */
+int
+bm25_options_write_buffer_docs(Relation index)
+{
+	Bm25Options *opts = (Bm25Options *) index->rd_options;
+
+	if (opts && opts->write_buffer_docs > 0)
+		return opts->write_buffer_docs;
+	return bm25_write_buffer_docs;
 }
 
 /*

@@ -1,16 +1,17 @@
 /*-------------------------------------------------------------------------
  * vacuum.c
- *	  VACUUM support: segments holding dead heap TIDs are rewritten without
- *	  them, so corpus statistics (N, avgdl, df) exclude removed rows as soon
- *	  as VACUUM finishes and a reused TID can never be mistaken for an old
- *	  document.
+ *	  VACUUM support.  The write buffer is first turned into a segment, then
+ *	  every segment holding dead heap TIDs is rewritten without them, so
+ *	  corpus statistics (N, avgdl, df) exclude removed rows as soon as
+ *	  VACUUM finishes and a reused TID can never be mistaken for an old
+ *	  document.  Files go through the publication protocol of maintain.c.
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
 
-#include "access/xlog.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 
 typedef struct Bm25DeadSet
 {
@@ -27,36 +28,34 @@ bm25_keep_live(void *arg, uint32_t segno, uint32_t docid, bm25_tid tid)
 }
 
 /*
- * Rewrites every segment that contains a dead TID, publishes the new
- * manifest, and only after its WAL is flushed removes the old files.
- * Returns the number of index entries removed.
+ * Rewrites every segment that contains a dead TID and publishes the new
+ * manifest.  Returns the number of index entries removed.
  */
 uint64
 bm25_vacuum_segments(Relation index, IndexBulkDeleteCallback callback,
 					 void *callback_state)
 {
-	Bm25MetaPageData meta;
-	Bm25MetaPageData newmeta;
+	Bm25MetaLock ml;
+	Bm25MetaPageData old;
 	Bm25RelFile rf = BM25_RELFILE(index);
 	uint64		removed = 0;
-	uint64	   *obsolete;
+	uint64		obsolete[BM25_MAX_SEGMENTS];
 	int			nobsolete = 0;
-	XLogRecPtr	lsn;
 
 	bm25_require_preload();
-	bm25_meta_read(index, &meta);
-	newmeta = meta;
-	newmeta.nsegments = 0;
-	obsolete = palloc(sizeof(uint64) * Max(meta.nsegments, 1));
+	bm25_flush_l0(index, true);
 
-	for (uint32 s = 0; s < meta.nsegments; s++)
+	bm25_meta_lock(index, &ml, BUFFER_LOCK_EXCLUSIVE);
+	old = ml.meta;
+	ml.meta.nsegments = 0;
+	for (uint32 s = 0; s < old.nsegments; s++)
 	{
 		Bm25Mapped	m;
-		uint32		ndocs = meta.segments[s].ndocs;
+		uint32		ndocs = old.segments[s].ndocs;
 		uint8	   *dead = palloc0(ndocs / 8 + 1);
 		uint32		ndead = 0;
 
-		bm25_map_segment(index, &meta.segments[s], &m);
+		bm25_map_segment(index, &old.segments[s], &m);
 		for (uint32 d = 0; d < ndocs; d++)
 		{
 			bm25_tid	t = bm25_segment_tid(m.seg, d);
@@ -72,26 +71,27 @@ bm25_vacuum_segments(Relation index, IndexBulkDeleteCallback callback,
 		}
 
 		if (ndead == 0)
-			newmeta.segments[newmeta.nsegments++] = meta.segments[s];
+			ml.meta.segments[ml.meta.nsegments++] = old.segments[s];
 		else
 		{
 			removed += ndead;
-			obsolete[nobsolete++] = meta.segments[s].id;
+			obsolete[nobsolete++] = old.segments[s].id;
 			if (ndead < ndocs)
 			{
 				Bm25DeadSet ds;
 				const bm25_segment *in[1];
 				Bm25FileWriter w;
 				bm25_seg_summary sum;
-				Bm25SegmentEntry *e = &newmeta.segments[newmeta.nsegments++];
+				Bm25SegmentEntry *e = &ml.meta.segments[ml.meta.nsegments++];
 				int			status;
 
 				ds.dead = &dead;
 				in[0] = m.seg;
-				e->id = newmeta.next_segment_id++;
+				e->id = ml.meta.next_segment_id++;
 				bm25_sidecar_begin(&w, &rf, e->id);
 				status = bm25_merge(in, 1, bm25_keep_live, &ds, &w.io, &sum);
-				bm25_sidecar_finish(&w, status, index);
+				bm25_unmap_segment(&m);
+				bm25_sidecar_finish(&w, status, index, true);
 				e->file_size = sum.file_size;
 				e->total_tokens = sum.total_tokens;
 				e->ndocs = sum.ndocs;
@@ -102,14 +102,9 @@ bm25_vacuum_segments(Relation index, IndexBulkDeleteCallback callback,
 		pfree(dead);
 	}
 
-	if (nobsolete == 0)
-		return 0;
-
-	lsn = bm25_meta_write(index, &newmeta, false);
-	if (!XLogRecPtrIsInvalid(lsn))
-		XLogFlush(lsn);
-	for (int i = 0; i < nobsolete; i++)
-		bm25_sidecar_unlink(&rf, obsolete[i]);
+	if (nobsolete > 0)
+		bm25_publish(index, &ml, obsolete, nobsolete);
+	bm25_meta_unlock(&ml);
 	return removed;
 }
 
@@ -124,7 +119,10 @@ bm25_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
-/* amvacuumcleanup: reports the index's size and live entry count. */
+/*
+ * amvacuumcleanup: turns the write buffer into a segment (so autovacuum
+ * keeps searches on the fast path) and reports size and entry count.
+ */
 IndexBulkDeleteResult *
 bm25_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -132,6 +130,8 @@ bm25_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (info->analyze_only)
 		return stats;
+	bm25_require_preload();
+	bm25_flush_l0(info->index, true);
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	bm25_meta_read(info->index, &meta);

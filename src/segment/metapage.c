@@ -1,22 +1,30 @@
 /*-------------------------------------------------------------------------
  * metapage.c
  *	  Block 0 of a bm25 index: format version, manifest of live segment
- *	  files and corpus statistics.
+ *	  files, the write buffer's extent, and corpus statistics.
  *
  * The metapage is the single point of publication: a segment file exists
- * for queries only once a metapage listing it is WAL-logged.  Writes use
- * generic WAL with a full page image, so redo needs no extension code.
+ * for queries only once a metapage listing it is WAL-logged, and write
+ * buffer bytes count only once the metapage's l0_bytes covers them.  All
+ * writes use generic WAL, so redo of pages needs no extension code.
+ *
+ * Locking: writers hold the metapage buffer exclusively for the whole
+ * read-modify-write (and while they write write-buffer pages); readers
+ * hold it shared while they copy the write buffer and open segment files,
+ * so a file is never unlinked between reading the manifest and mapping it.
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
 
 #include "access/generic_xlog.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
+#include "utils/timestamp.h"
 
 StaticAssertDecl(sizeof(Bm25SegmentEntry) == 32,
 				 "Bm25SegmentEntry layout changed: bump BM25_META_VERSION");
-StaticAssertDecl(sizeof(Bm25MetaPageData) == 40 + 32 * BM25_MAX_SEGMENTS + 8,
+StaticAssertDecl(sizeof(Bm25MetaPageData) == 80 + 32 * BM25_MAX_SEGMENTS + 8,
 				 "Bm25MetaPageData layout changed: bump BM25_META_VERSION");
 StaticAssertDecl(sizeof(Bm25MetaPageData) <= BLCKSZ - MAXALIGN(SizeOfPageHeaderData),
 				 "Bm25MetaPageData must fit on one page");
@@ -37,31 +45,39 @@ bm25_meta_init_empty(Bm25MetaPageData *meta, Oid cfg)
 	meta->version = BM25_META_VERSION;
 	meta->text_config = cfg;
 	meta->next_segment_id = 1;
+	if (!pg_strong_random(&meta->instance_id, sizeof(meta->instance_id)))
+		meta->instance_id = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
 }
 
-/*
- * Copies the metapage into *meta after validating it; any inconsistency is
- * reported as corruption because nothing can be trusted past it.
- */
+/* Recomputes the derived fields (sums, magic, version) and the checksum. */
 void
-bm25_meta_read(Relation index, Bm25MetaPageData *meta)
+bm25_meta_finalize(Bm25MetaPageData *meta)
 {
-	Buffer		buf;
-	Page		page;
 	uint64		docs = 0;
 	uint64		tokens = 0;
 
-	if (RelationGetNumberOfBlocks(index) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bm25 index \"%s\" has no metapage", RelationGetRelationName(index)),
-				 errhint("Rebuild the index with REINDEX.")));
+	for (uint32 i = 0; i < meta->nsegments; i++)
+	{
+		docs += meta->segments[i].ndocs;
+		tokens += meta->segments[i].total_tokens;
+	}
+	meta->total_docs = docs;
+	meta->total_tokens = tokens;
+	meta->magic = BM25_META_MAGIC;
+	meta->version = BM25_META_VERSION;
+	meta->padding = 0;
+	meta->crc = bm25_meta_crc(meta);
+}
 
-	buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	memcpy(meta, PageGetContents(page), sizeof(*meta));
-	UnlockReleaseBuffer(buf);
+/*
+ * Validates a metapage copy; any inconsistency is reported as corruption
+ * because nothing can be trusted past it.
+ */
+void
+bm25_meta_check(Relation index, Bm25MetaPageData *meta)
+{
+	uint64		docs = 0;
+	uint64		tokens = 0;
 
 	if (meta->magic != BM25_META_MAGIC)
 		ereport(ERROR,
@@ -85,67 +101,104 @@ bm25_meta_read(Relation index, Bm25MetaPageData *meta)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("bm25 index \"%s\" lists %u segments, more than the limit of %d",
-						RelationGetRelationName(index), meta->nsegments, BM25_MAX_SEGMENTS)));
+						RelationGetRelationName(index), meta->nsegments, BM25_MAX_SEGMENTS),
+				 errhint("Rebuild the index with REINDEX.")));
 	for (uint32 i = 0; i < meta->nsegments; i++)
 	{
 		docs += meta->segments[i].ndocs;
 		tokens += meta->segments[i].total_tokens;
 	}
-	if (docs != meta->total_docs || tokens != meta->total_tokens)
+	if (docs != meta->total_docs || tokens != meta->total_tokens ||
+		meta->l0_bytes > (uint64) meta->l0_pages * BM25_L0_PAGE_CAPACITY ||
+		(meta->l0_docs == 0) != (meta->l0_bytes == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bm25 index \"%s\" has inconsistent corpus statistics in its metapage",
+				 errmsg("bm25 index \"%s\" has inconsistent statistics in its metapage",
 						RelationGetRelationName(index)),
 				 errhint("Rebuild the index with REINDEX.")));
 }
 
-/*
- * Replaces (or, with create, allocates) the metapage and WAL-logs it; returns
- * the record's LSN.  The caller must already have made every segment file it
- * lists durable, and must flush WAL up to the LSN before unlinking a file
- * the new manifest no longer lists.
- */
-XLogRecPtr
-bm25_meta_write(Relation index, Bm25MetaPageData *meta, bool create)
+/* Reads, locks (BUFFER_LOCK_SHARE or _EXCLUSIVE) and validates the metapage. */
+void
+bm25_meta_lock(Relation index, Bm25MetaLock *ml, int mode)
 {
-	XLogRecPtr	lsn;
-	Buffer		buf;
-	GenericXLogState *state;
-	Page		page;
-	uint64		docs = 0;
-	uint64		tokens = 0;
-
-	for (uint32 i = 0; i < meta->nsegments; i++)
+	if (RelationGetNumberOfBlocks(index) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bm25 index \"%s\" has no metapage", RelationGetRelationName(index)),
+				 errhint("Rebuild the index with REINDEX.")));
+	ml->buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
+	LockBuffer(ml->buf, mode);
+	memcpy(&ml->meta, PageGetContents(BufferGetPage(ml->buf)), sizeof(ml->meta));
+	PG_TRY();
 	{
-		docs += meta->segments[i].ndocs;
-		tokens += meta->segments[i].total_tokens;
+		bm25_meta_check(index, &ml->meta);
 	}
-	meta->total_docs = docs;
-	meta->total_tokens = tokens;
-	meta->magic = BM25_META_MAGIC;
-	meta->version = BM25_META_VERSION;
-	meta->padding = 0;
-	meta->crc = bm25_meta_crc(meta);
-
-	if (create)
+	PG_CATCH();
 	{
-		buf = bm25_new_buffer(index);
-		if (BufferGetBlockNumber(buf) != BM25_METAPAGE_BLKNO)
-			elog(ERROR, "bm25 metapage allocated at block %u, expected %u",
-				 BufferGetBlockNumber(buf), BM25_METAPAGE_BLKNO);
+		UnlockReleaseBuffer(ml->buf);
+		PG_RE_THROW();
 	}
-	else
-	{
-		buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	}
+	PG_END_TRY();
+}
 
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+/* Releases a metapage lock. */
+void
+bm25_meta_unlock(Bm25MetaLock *ml)
+{
+	UnlockReleaseBuffer(ml->buf);
+	ml->buf = InvalidBuffer;
+}
+
+/* Copies the metapage into *meta and validates it. */
+void
+bm25_meta_read(Relation index, Bm25MetaPageData *meta)
+{
+	Bm25MetaLock ml;
+
+	bm25_meta_lock(index, &ml, BUFFER_LOCK_SHARE);
+	*meta = ml.meta;
+	bm25_meta_unlock(&ml);
+}
+
+/* Writes meta (finalized) into a metapage image registered for WAL. */
+void
+bm25_meta_put(Page page, Bm25MetaPageData *meta)
+{
+	bm25_meta_finalize(meta);
 	PageInit(page, BLCKSZ, 0);
 	memcpy(PageGetContents(page), meta, sizeof(*meta));
 	((PageHeader) page)->pd_lower = (PageGetContents(page) + sizeof(*meta)) - (char *) page;
-	lsn = GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-	return lsn;
+}
+
+/*
+ * WAL-logs ml->meta as the new metapage (the caller holds it exclusively)
+ * and returns the record's LSN.  Every segment file it lists must already
+ * be durable; a file it drops may be unlinked only after this LSN is
+ * flushed.
+ */
+XLogRecPtr
+bm25_meta_update(Relation index, Bm25MetaLock *ml)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, ml->buf, GENERIC_XLOG_FULL_IMAGE);
+
+	bm25_meta_put(page, &ml->meta);
+	return GenericXLogFinish(state);
+}
+
+/* Allocates block 0 of a new index and logs its first metapage. */
+void
+bm25_meta_create(Relation index, Bm25MetaPageData *meta)
+{
+	Bm25MetaLock ml;
+
+	ml.buf = bm25_new_buffer(index);
+	if (BufferGetBlockNumber(ml.buf) != BM25_METAPAGE_BLKNO)
+		elog(ERROR, "bm25 metapage allocated at block %u, expected %u",
+			 BufferGetBlockNumber(ml.buf), BM25_METAPAGE_BLKNO);
+	ml.meta = *meta;
+	(void) bm25_meta_update(index, &ml);
+	*meta = ml.meta;
+	bm25_meta_unlock(&ml);
 }

@@ -26,7 +26,8 @@ typedef struct SegCacheKey
 	Oid			db;
 	uint32		rel;
 	uint32		pad;
-	uint64		segid;
+	uint64		instance;		/* Bm25MetaPageData.instance_id */
+	uint64		segid;			/* 0: the write buffer's in-memory segment */
 } SegCacheKey;
 
 typedef struct SegCacheEntry
@@ -35,6 +36,9 @@ typedef struct SegCacheEntry
 	void	   *base;
 	size_t		len;
 	bm25_segment *seg;
+	bool		in_memory;		/* base is malloc'd, not mmap'd */
+	uint64		l0_generation;	/* for the write buffer: what it reflects */
+	uint64		l0_bytes;
 } SegCacheEntry;
 
 static HTAB *segcache = NULL;
@@ -57,25 +61,37 @@ segcache_init(void)
 
 /* Fills a cache key for segment segid of the index stored at rf. */
 static void
-segcache_key(SegCacheKey *key, const Bm25RelFile *rf, uint64 segid)
+segcache_key(SegCacheKey *key, const Bm25RelFile *rf, uint64 instance, uint64 segid)
 {
 	memset(key, 0, sizeof(*key));
 	key->spc = BM25_RELFILE_SPC(*rf);
 	key->db = BM25_RELFILE_DB(*rf);
 	key->rel = (uint32) BM25_RELFILE_REL(*rf);
+	key->instance = instance;
 	key->segid = segid;
 }
 
-/* Releases one entry's mapping and reader. */
+/* Releases one entry's mapping (or buffer) and reader. */
 static void
 segcache_release(SegCacheEntry *e)
 {
-	Bm25Mapped	m;
+	if (e->in_memory)
+	{
+		if (e->seg)
+			bm25_segment_close(e->seg);
+		free(e->base);
+		e->seg = NULL;
+		e->base = NULL;
+	}
+	else
+	{
+		Bm25Mapped	m;
 
-	m.base = e->base;
-	m.len = e->len;
-	m.seg = e->seg;
-	bm25_unmap_segment(&m);
+		m.base = e->base;
+		m.len = e->len;
+		m.seg = e->seg;
+		bm25_unmap_segment(&m);
+	}
 }
 
 /*
@@ -171,7 +187,7 @@ bm25_unmap_segment(Bm25Mapped *m)
  * file on first use in this backend.
  */
 const bm25_segment *
-bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry)
+bm25_segcache_get(Relation index, uint64 instance, const Bm25SegmentEntry *entry)
 {
 	Bm25RelFile rf = BM25_RELFILE(index);
 	SegCacheKey key;
@@ -180,7 +196,7 @@ bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry)
 	Bm25Mapped	m;
 
 	segcache_init();
-	segcache_key(&key, &rf, entry->id);
+	segcache_key(&key, &rf, instance, entry->id);
 	e = hash_search(segcache, &key, HASH_FIND, NULL);
 	if (e)
 		return e->seg;
@@ -190,7 +206,110 @@ bm25_segcache_get(Relation index, const Bm25SegmentEntry *entry)
 	e->base = m.base;
 	e->len = m.len;
 	e->seg = m.seg;
+	e->in_memory = false;
 	return e->seg;
+}
+
+/* Growable in-memory output for the core writer. */
+typedef struct MemIO
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+} MemIO;
+
+/* pwrite-style callback into a MemIO; may not ereport (core callback). */
+static int
+memio_write(void *ctx, uint64_t offset, const void *data, size_t len)
+{
+	MemIO	   *m = (MemIO *) ctx;
+
+	if (offset + len > m->cap)
+	{
+		size_t		ncap = Max(m->cap * 2, offset + len + 65536);
+		char	   *n = realloc(m->buf, ncap);
+
+		if (n == NULL)
+			return -1;
+		memset(n + m->cap, 0, ncap - m->cap);
+		m->buf = n;
+		m->cap = ncap;
+	}
+	memcpy(m->buf + offset, data, len);
+	m->len = Max(m->len, offset + len);
+	return 0;
+}
+
+/* Frees a builder if an error escapes while it is alive. */
+static void
+free_builder_cb(void *arg)
+{
+	bm25_builder **b = (bm25_builder **) arg;
+
+	if (*b)
+		bm25_builder_free(*b);
+	*b = NULL;
+}
+
+/*
+ * Returns the write buffer of the index as an in-memory segment, so that
+ * matching, ranking and statistics treat it exactly like a segment file.
+ * Rebuilt only when the buffer changed since this backend last looked.
+ */
+static const bm25_segment *
+segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
+{
+	Bm25RelFile rf = BM25_RELFILE(index);
+	SegCacheKey key;
+	SegCacheEntry *e;
+	bool		found;
+	MemIO		io = {NULL, 0, 0};
+	bm25_writer_io wio;
+	bm25_seg_summary sum;
+	bm25_builder **bp = palloc0(sizeof(bm25_builder *));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	bm25_segment *seg;
+	char		errbuf[256];
+	int			status;
+
+	segcache_init();
+	segcache_key(&key, &rf, meta->instance_id, 0);
+	e = hash_search(segcache, &key, HASH_FIND, NULL);
+	if (e && e->l0_generation == meta->l0_generation && e->l0_bytes == meta->l0_bytes)
+		return e->seg;
+
+	if (bm25_builder_create(bp) != BM25_OK)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	cb->func = free_builder_cb;
+	cb->arg = bp;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	(void) bm25_l0_add_to_builder(index, bytes, meta->l0_bytes, *bp);
+	wio.ctx = &io;
+	wio.write = memio_write;
+	status = bm25_builder_write(*bp, &wio, &sum);
+	bm25_builder_free(*bp);
+	*bp = NULL;
+	if (status == BM25_EIO)
+		status = BM25_ENOMEM;
+	if (status == BM25_OK)
+		status = bm25_segment_open(io.buf, io.len, &seg, errbuf, sizeof(errbuf));
+	if (status != BM25_OK)
+	{
+		free(io.buf);
+		bm25_report_status(status, index, "loading the write buffer");
+	}
+
+	if (e)
+		segcache_release(e);
+	else
+		e = hash_search(segcache, &key, HASH_ENTER, &found);
+	e->base = io.buf;
+	e->len = io.len;
+	e->seg = seg;
+	e->in_memory = true;
+	e->l0_generation = meta->l0_generation;
+	e->l0_bytes = meta->l0_bytes;
+	return seg;
 }
 
 /* Drops cached segments of rf that the manifest no longer lists. */
@@ -210,9 +329,13 @@ segcache_prune(const Bm25RelFile *rf, const Bm25MetaPageData *meta)
 		if (e->key.spc != BM25_RELFILE_SPC(*rf) || e->key.db != BM25_RELFILE_DB(*rf) ||
 			e->key.rel != (uint32) BM25_RELFILE_REL(*rf))
 			continue;
-		for (uint32 i = 0; meta && i < meta->nsegments; i++)
-			if (meta->segments[i].id == e->key.segid)
-				live = true;
+		if (meta && e->key.instance == meta->instance_id)
+		{
+			live = e->key.segid == 0;	/* the write buffer entry stays */
+			for (uint32 i = 0; i < meta->nsegments; i++)
+				if (meta->segments[i].id == e->key.segid)
+					live = true;
+		}
 		if (!live)
 		{
 			segcache_release(e);
@@ -229,9 +352,12 @@ bm25_segcache_forget(const Bm25RelFile *rf)
 }
 
 /*
- * Reads the metapage and opens all live segments: the consistent view one
- * scan or one scoring call works from.  Checks that the index was built
- * with the configuration its options still name.
+ * Reads the metapage and opens all live segments and the write buffer: the
+ * consistent view one scan or one scoring call works from.  The metapage
+ * stays share-locked while files are mapped and the buffer is copied, so
+ * no concurrent change can unlink a file or rewrite the buffer under us.
+ * Checks that the index was built with the configuration its options
+ * still name.
  */
 Bm25IndexState *
 bm25_index_state(Relation index)
@@ -239,12 +365,39 @@ bm25_index_state(Relation index)
 	Bm25IndexState *st;
 	Bm25RelFile rf = BM25_RELFILE(index);
 	Oid			optcfg;
+	Bm25MetaLock ml;
+	char	   *volatile l0 = NULL;
 
 	bm25_require_preload();
 
 	st = palloc0(sizeof(Bm25IndexState));
 	st->indexoid = RelationGetRelid(index);
-	bm25_meta_read(index, &st->meta);
+	bm25_meta_lock(index, &ml, BUFFER_LOCK_SHARE);
+	st->meta = ml.meta;
+	st->segs = palloc0(sizeof(bm25_segment *) * (st->meta.nsegments + 1));
+	PG_TRY();
+	{
+		segcache_prune(&rf, &st->meta);
+		for (uint32 i = 0; i < st->meta.nsegments; i++)
+			st->segs[st->nsegs++] = bm25_segcache_get(index, st->meta.instance_id,
+													   &st->meta.segments[i]);
+		if (st->meta.l0_docs > 0)
+			l0 = bm25_l0_read(index, &st->meta);
+	}
+	PG_CATCH();
+	{
+		bm25_meta_unlock(&ml);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	bm25_meta_unlock(&ml);
+
+	if (l0 != NULL)
+	{
+		st->segs[st->nsegs++] = segcache_l0(index, &st->meta, l0);
+		pfree(l0);
+	}
+
 	st->cfg = st->meta.text_config;
 	optcfg = bm25_resolve_config(bm25_options_config_name(index), true);
 	if (optcfg != st->cfg)
@@ -255,13 +408,7 @@ bm25_index_state(Relation index)
 				 errhint("Rebuild the index with REINDEX INDEX %s.",
 						 quote_identifier(RelationGetRelationName(index)))));
 	bm25_options_params(index, &st->k1, &st->b);
-	st->N = st->meta.total_docs;
-	st->total_tokens = st->meta.total_tokens;
-	st->nsegs = st->meta.nsegments;
-	st->segs = palloc0(sizeof(bm25_segment *) * Max(st->nsegs, 1));
-
-	segcache_prune(&rf, &st->meta);
-	for (uint32 i = 0; i < st->nsegs; i++)
-		st->segs[i] = bm25_segcache_get(index, &st->meta.segments[i]);
+	st->N = st->meta.total_docs + st->meta.l0_docs;
+	st->total_tokens = st->meta.total_tokens + st->meta.l0_tokens;
 	return st;
 }

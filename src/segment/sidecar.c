@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
+#include "wal/wal.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -57,11 +58,14 @@ bm25_mkdir_durable(const char *dir, const char *parent)
 
 /*
  * Makes an empty sidecar directory for a brand-new relfilenode.  Anything
- * already there belongs to a dropped relation that had the same number.
+ * already there belongs to a dropped relation that had the same number;
+ * the WAL record tells standbys to forget such leftovers too.
  */
 void
-bm25_sidecar_reset_dir(const Bm25RelFile *rf)
+bm25_sidecar_reset_dir(Relation index)
 {
+	Bm25RelFile rfv = BM25_RELFILE(index);
+	Bm25RelFile *rf = &rfv;
 	char	   *dbdir = psprintf(BM25_SIDECAR_ROOT "/%u", BM25_RELFILE_DB(*rf));
 	char	   *dir = bm25_sidecar_dir(rf);
 	struct stat st;
@@ -77,6 +81,7 @@ bm25_sidecar_reset_dir(const Bm25RelFile *rf)
 		fsync_fname(dbdir, true);
 	}
 	bm25_mkdir_durable(dir, dbdir);
+	bm25_wal_log_dir_reset(index);
 	(void) bm25_sidecar_sweep(BM25_RELFILE_DB(*rf));
 }
 
@@ -115,6 +120,7 @@ void
 bm25_sidecar_begin(Bm25FileWriter *w, const Bm25RelFile *rf, uint64 segid)
 {
 	w->path = bm25_segment_path(rf, segid);
+	w->segid = segid;
 	w->saved_errno = 0;
 	w->fd = OpenTransientFile(w->path, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
 	if (w->fd < 0)
@@ -127,13 +133,16 @@ bm25_sidecar_begin(Bm25FileWriter *w, const Bm25RelFile *rf, uint64 segid)
 
 /*
  * Completes a segment file: on success fsyncs the file and its directory
- * entry, which must happen before any WAL record publishes it; on failure
- * removes the partial file and reports the error.
+ * entry, which must happen before any WAL record publishes it, and with
+ * wal logs its bytes for standbys and backups; on failure removes the
+ * partial file and reports the error.  Temporary files (build spills) pass
+ * wal = false: they are never published.
  */
 void
-bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index)
+bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index, bool wal)
 {
 	char	   *dir;
+	struct stat st;
 
 	if (status != BM25_OK)
 	{
@@ -155,6 +164,10 @@ bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index)
 		ereport(data_sync_elevel(ERROR),
 				(errcode_for_file_access(),
 				 errmsg("could not fsync bm25 segment file \"%s\": %m", w->path)));
+	if (fstat(w->fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat bm25 segment file \"%s\": %m", w->path)));
 	if (CloseTransientFile(w->fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -163,13 +176,24 @@ bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index)
 	*strrchr(dir, '/') = '\0';
 	fsync_fname(dir, true);
 	pfree(dir);
+	if (wal)
+		bm25_wal_log_segment(index, w->segid, w->path, (uint64) st.st_size);
 }
 
-/* Removes a segment file that no metapage lists any more. */
+/*
+ * Removes a segment file that no metapage lists any more.  With wal, the
+ * removal is logged; the caller must already have flushed the WAL of the
+ * manifest that dropped the file.
+ */
 void
-bm25_sidecar_unlink(const Bm25RelFile *rf, uint64 segid)
+bm25_sidecar_unlink(Relation index, uint64 segid, bool wal)
 {
+	Bm25RelFile rfv = BM25_RELFILE(index);
+	Bm25RelFile *rf = &rfv;
 	char	   *path = bm25_segment_path(rf, segid);
+
+	if (wal)
+		bm25_wal_log_unlink(index, segid);
 
 	if (unlink(path) != 0 && errno != ENOENT)
 		ereport(WARNING,
