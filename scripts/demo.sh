@@ -155,12 +155,14 @@ ANALYZE docs;
 EOF
 
 log "index: CREATE EXTENSION bm25; CREATE INDEX ... USING bm25"
-psql_db <<'EOF'
+INDEX_SQL="CREATE INDEX docs_body_bm25 ON docs USING bm25 (body) WITH (text_config = 'english');"
+echo "CREATE EXTENSION bm25;"
+echo "$INDEX_SQL"
+psql_db <<EOF
 CREATE EXTENSION bm25;
-\echo CREATE INDEX docs_body_bm25 ON docs USING bm25 (body) WITH (text_config = 'english');
-\timing on
-CREATE INDEX docs_body_bm25 ON docs USING bm25 (body) WITH (text_config = 'english');
-\timing off
+\\timing on
+$INDEX_SQL
+\\timing off
 EOF
 # index statistics (informational; the function's columns may still change)
 psql_db -P footer=off -c "SELECT (SELECT count(*) FROM docs) AS sections,
@@ -188,8 +190,11 @@ ORDER BY bm25_score(body, '$sq') DESC LIMIT 5"
 		sed -e 's/^ *//' -e 's/^->  //' -e 's/^/  /'
 done
 
+# how to call this script again: as the same user, with the same directory
 SELF=$REPO_ROOT/scripts/demo.sh
-if ! is_root || [[ -n ${SUDO_USER:-} ]]; then SELF="sudo $SELF"; fi
+if [[ -n ${BM25_DEMO_DIR:-} ]]; then SELF="BM25_DEMO_DIR=$BM25_DEMO_DIR $SELF"; fi
+if [[ $BM25_USER != bm25 ]] && is_root; then SELF="BM25_USER=$BM25_USER $SELF"; fi
+if is_root && [[ -n ${SUDO_USER:-} ]]; then SELF="sudo $SELF"; fi
 CONN="$PG_BINDIR/psql -h $DEMO_DIR -p $PORT -d $DB"
 if is_root; then CONN="$CONN -U $RUN_USER"; fi
 cat <<EOF
