@@ -68,11 +68,22 @@ _PG_init(void)
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("bm25.sweep_interval",
+							"Seconds between sweeps for orphaned bm25 segment directories (0: only at start).",
+							NULL,
+							&bm25_sweep_interval,
+							60, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("bm25");
 
 	/* Only possible while preloading; otherwise bm25_require_preload() says so. */
 	if (bm25_loaded_by_preload)
+	{
 		bm25_wal_register();
+		bm25_sweeper_register();
+	}
 
 	bm25_init_reloptions();
 	bm25_planner_init();

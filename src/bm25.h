@@ -159,6 +159,13 @@ extern void bm25_sidecar_begin(Bm25FileWriter *w, const Bm25RelFile *rf, uint64 
 extern void bm25_sidecar_finish(Bm25FileWriter *w, int status, Relation index, bool wal);
 extern void bm25_sidecar_unlink(Relation index, uint64 segid, bool wal);
 extern int	bm25_sidecar_sweep(Oid dbid);
+extern int	bm25_sidecar_lock(void);
+extern void bm25_sidecar_unlock(int fd);
+
+/* ----- background workers (src/workers) ----- */
+extern int	bm25_sweep_interval;
+extern void bm25_sweeper_register(void);
+extern int	bm25_sweep_all(void);
 
 /* ----- segment cache and index state (segment/segcache.c) ----- */
 typedef struct Bm25IndexState

@@ -15,6 +15,7 @@
 #include "wal/wal.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,40 @@
 #include "storage/fd.h"
 
 #define BM25_SIDECAR_ROOT	"bm25"
+
+/*
+ * Takes the sidecar tree's lock (an flock on bm25/.lock): sweeps and
+ * directory resets hold it, so a sweep can never remove the directory a
+ * build has just claimed for a reused relfilenode.  Returns the fd.
+ */
+int
+bm25_sidecar_lock(void)
+{
+	int			fd;
+
+	if (MakePGDirectory(BM25_SIDECAR_ROOT) == 0)
+		fsync_fname(".", true);
+	fd = OpenTransientFile(BM25_SIDECAR_ROOT "/.lock", O_RDWR | O_CREAT | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open \"%s\": %m", BM25_SIDECAR_ROOT "/.lock")));
+	while (flock(fd, LOCK_EX) != 0)
+	{
+		if (errno != EINTR)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not lock \"%s\": %m", BM25_SIDECAR_ROOT "/.lock")));
+	}
+	return fd;
+}
+
+/* Releases bm25_sidecar_lock (closing the file drops the flock). */
+void
+bm25_sidecar_unlock(int fd)
+{
+	CloseTransientFile(fd);
+}
 
 /* Directory of one index's segment files, relative to the data directory. */
 char *
@@ -69,6 +104,7 @@ bm25_sidecar_reset_dir(Relation index)
 	char	   *dbdir = psprintf(BM25_SIDECAR_ROOT "/%u", BM25_RELFILE_DB(*rf));
 	char	   *dir = bm25_sidecar_dir(rf);
 	struct stat st;
+	int			lockfd = bm25_sidecar_lock();
 
 	bm25_mkdir_durable(BM25_SIDECAR_ROOT, ".");
 	bm25_mkdir_durable(dbdir, BM25_SIDECAR_ROOT);
@@ -81,6 +117,7 @@ bm25_sidecar_reset_dir(Relation index)
 		fsync_fname(dbdir, true);
 	}
 	bm25_mkdir_durable(dir, dbdir);
+	bm25_sidecar_unlock(lockfd);
 	bm25_wal_log_dir_reset(index);
 	(void) bm25_sidecar_sweep(BM25_RELFILE_DB(*rf));
 }
@@ -215,10 +252,18 @@ bm25_sidecar_sweep(Oid dbid)
 	DIR		   *d;
 	struct dirent *de;
 	int			removed = 0;
+	int			lockfd;
+	struct stat dst;
 
+	if (stat(dbdir, &dst) != 0)
+		return 0;
+	lockfd = bm25_sidecar_lock();
 	d = AllocateDir(dbdir);
 	if (d == NULL)
+	{
+		bm25_sidecar_unlock(lockfd);
 		return 0;
+	}
 	while ((de = ReadDirExtended(d, dbdir, LOG)) != NULL)
 	{
 		unsigned	spc;
@@ -245,6 +290,7 @@ bm25_sidecar_sweep(Oid dbid)
 		}
 	}
 	FreeDir(d);
+	bm25_sidecar_unlock(lockfd);
 	if (removed > 0)
 		fsync_fname(dbdir, true);
 	return removed;
