@@ -247,15 +247,22 @@ stage_tap()
 	if [[ -z $total ]]; then total=0; fi
 	if ((rc != 0 && failed_sub == 0 && died == 0)); then died=1; fi
 	count $((total - failed_sub)) $((failed_sub + died)) tap
-	rm -f "$out"
 	if ((rc != 0)); then
-		local l
-		for l in tmp_check/log/*; do
-			[[ -f $l ]] || continue
-			echo "---- tail of $l"
-			tail -n 60 "$l"
+		# logs of the failed files only: regress_log_<test> and the
+		# server logs <test>_<node>.log
+		local bad l
+		bad=$(grep -Eo '^[^ ]+\.pl +\(Wstat' "$out" | awk '{print $1}' || true)
+		[[ -n $bad ]] || bad=${files[*]}
+		for t in $bad; do
+			t=$(basename "$t" .pl)
+			for l in tmp_check/log/regress_log_"$t" tmp_check/log/"$t"_*.log; do
+				[[ -f $l ]] || continue
+				echo "---- tail of $PWD/$l"
+				tail -n 60 "$l"
+			done
 		done
 	fi
+	rm -f "$out"
 }
 
 run_stages()
