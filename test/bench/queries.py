@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""queries.py - the benchmark's query sets, sampled from the corpus.
+
+    queries.py sample CORPUS.tsv NPER SEED > candidates.tsv
+        cid  bucket  text       (about 8 * NPER candidates per bucket)
+    queries.py select ANALYZED.tsv NPER PREFIX
+        ANALYZED: cid  bucket  text  lexemes (chr(31)-separated), i.e. the
+        candidates with the distinct lexemes of to_tsvector('english', text)
+        (run.sh computes them in PostgreSQL).  Keeps, per bucket, the first
+        NPER candidates whose number of distinct lexemes falls in the bucket
+        (1 | 2-3 | 4-7 | 8+) and whose lexeme set was not seen before, and
+        writes PREFIX.tsv (qid bucket text tsquery nlex) and PREFIX.lex.tsv
+        (qid bucket lexeme lexeme ...).
+
+A candidate is a run of consecutive words of a random passage (random.Random
+with the given seed, so the same corpus gives the same queries); punctuation
+is dropped, so no query uses the +, - or " syntax.  The bucket is the number
+of distinct lexemes after analysis, the unit that every engine sees.
+"""
+
+import random
+import re
+import sys
+
+BUCKETS = ["1", "2-3", "4-7", "8+"]
+RANGES = {"1": (1, 1), "2-3": (2, 3), "4-7": (4, 7), "8+": (8, 10 ** 9)}
+# window lengths (in words) tried for each bucket
+WINDOWS = {"1": (1, 2), "2-3": (2, 5), "4-7": (5, 10), "8+": (11, 20)}
+WORD = re.compile(r"[^\W_]+")
+
+
+def sample(corpus, nper, seed):
+    bodies = []
+    with open(corpus, encoding="utf-8") as f:
+        for line in f:
+            bodies.append(line.rstrip("\n").split("\t")[3])
+    rnd = random.Random(seed)
+    cid = 0
+    out = sys.stdout
+    for b in BUCKETS:
+        lo, hi = WINDOWS[b]
+        made = 0
+        while made < 8 * nper + 20:
+            words = WORD.findall(bodies[rnd.randrange(len(bodies))])
+            n = rnd.randint(lo, hi)
+            if len(words) < n:
+                continue
+            s = rnd.randrange(len(words) - n + 1)
+            text = " ".join(words[s:s + n])
+            cid += 1
+            made += 1
+            out.write("%d\t%s\t%s\n" % (cid, b, text))
+
+
+def tsq_quote(lex):
+    return "'" + lex.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def copy_escape(s):
+    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def copy_unescape(s):
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}
+                  .get(m.group(1), m.group(1)), s)
+
+
+def select(analyzed, nper, prefix):
+    got = {b: [] for b in BUCKETS}
+    seen = set()
+    with open(analyzed, encoding="utf-8") as f:
+        for line in f:
+            cid, b, text, lexs = line.rstrip("\n").split("\t")
+            lex = sorted(set(l for l in copy_unescape(lexs).split("\x1f")
+                             if l))
+            lo, hi = RANGES[b]
+            if not lo <= len(lex) <= hi or len(got[b]) >= nper:
+                continue
+            key = "\x1f".join(lex)
+            if key in seen:
+                continue
+            seen.add(key)
+            got[b].append((copy_unescape(text), lex))
+    qid = 0
+    with open(prefix + ".tsv", "w", encoding="utf-8") as q, \
+            open(prefix + ".lex.tsv", "w", encoding="utf-8") as x:
+        for b in BUCKETS:
+            if len(got[b]) < nper:
+                sys.exit("queries: only %d queries for bucket %s" %
+                         (len(got[b]), b))
+            for text, lex in got[b]:
+                qid += 1
+                q.write("%d\t%s\t%s\t%s\t%d\n" % (
+                    qid, b, copy_escape(text),
+                    copy_escape(" | ".join(tsq_quote(l) for l in lex)),
+                    len(lex)))
+                x.write("%d\t%s\t%s\n" % (
+                    qid, b, "\t".join(copy_escape(l) for l in lex)))
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "sample":
+        sample(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "select":
+        select(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# run.sh - the bm25 benchmark: bm25 vs GIN + ts_rank vs RUM vs Xapian, side
+# by side, on a corpus built from Debian's documentation packages.
+#
+#   test/bench/run.sh            full run (make bench)
+#   test/bench/run.sh --small    ~20k docs, 20 queries (make bench-small; the
+#                                test suite runs this through
+#                                test/t/090_bench_small.pl)
+#
+# Options (also as environment variables):
+#   --small                 small mode
+#   --rounds N              warm timed rounds per engine (BENCH_ROUNDS; full 3,
+#                           small 1), after one cold round
+#   --per-bucket N          queries per bucket (BENCH_PER_BUCKET; full 200,
+#                           small 5)
+#   --slow-cap N            at most N queries per bucket for gin and rum in
+#                           the timed rounds (BENCH_SLOW_CAP; 0 = all)
+#   --qps-seconds S         length of each 2-client QPS run (BENCH_QPS_SECONDS)
+#   --docs N                use only the first N passages of the corpus
+#   --corpus FILE           use this TSV (id source title body) instead of
+#                           building one (e.g. a synthetic one from synth)
+#   --dir DIR               work directory (BENCH_DIR; default
+#                           /tmp/bm25-bench-$USER[-small]); the corpus is
+#                           cached there
+#   --port P                server port (BENCH_PORT; 54391, small 54392)
+#   --no-publish            do not copy the results to docs/bench-results/
+#
+# What it does: installs missing Debian packages (when root), builds the
+# corpus (test/bench/corpus.py), starts a private PostgreSQL 15 cluster with
+# shared_preload_libraries = 'bm25', loads the corpus, builds the four
+# indexes (timed), exports the analyzed terms for Xapian and for the exact
+# reference (test/bench/xbench.cc), samples the queries
+# (test/bench/queries.py), then runs the timed passes interleaved across
+# engines: round 0 is cold (before each engine's pass the server is
+# restarted and, when root, the OS page cache is dropped), rounds 1..N warm;
+# then 2-client QPS runs, interleaved too.  test/bench/report.py writes
+# results.json and results.md into $DIR/results (and, for a full run, into
+# docs/bench-results/).  The bm25 extension must be installed (make install);
+# when run as root it is built and installed from this tree if missing.
+set -euo pipefail
+
+BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$BENCH_SRC/../.." && pwd)
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+BM25_USER=${BM25_USER:-bm25}
+
+SMALL=0
+PUBLISH=1
+ROUNDS=${BENCH_ROUNDS:-}
+PER_BUCKET=${BENCH_PER_BUCKET:-}
+SLOW_CAP=${BENCH_SLOW_CAP:-}
+QPS_SECONDS=${BENCH_QPS_SECONDS:-}
+DOCS=${BENCH_DOCS:-0}
+CORPUS=${BENCH_CORPUS:-}
+DIR=${BENCH_DIR:-}
+PORT=${BENCH_PORT:-}
+SEED=${BENCH_SEED:-20240501}
+
+while (($#)); do
+	case $1 in
+		--small) SMALL=1 ;;
+		--rounds) ROUNDS=$2; shift ;;
+		--per-bucket) PER_BUCKET=$2; shift ;;
+		--slow-cap) SLOW_CAP=$2; shift ;;
+		--qps-seconds) QPS_SECONDS=$2; shift ;;
+		--docs) DOCS=$2; shift ;;
+		--corpus) CORPUS=$2; shift ;;
+		--dir) DIR=$2; shift ;;
+		--port) PORT=$2; shift ;;
+		--no-publish) PUBLISH=0 ;;
+		-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+		*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if ((SMALL)); then
+	: "${ROUNDS:=1}" "${PER_BUCKET:=5}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=1}"
+	: "${PORT:=54392}" "${DIR:=/tmp/bm25-bench-$(id -un)-small}"
+	((DOCS > 0)) || DOCS=20000
+	PUBLISH=0
+	SOURCES=pgdocs,python,handbook,perl
+	SHARED_BUFFERS=256MB
+else
+	: "${ROUNDS:=3}" "${PER_BUCKET:=200}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=10}"
+	: "${PORT:=54391}" "${DIR:=/tmp/bm25-bench-$(id -un)}"
+	SOURCES=pgdocs,python,handbook,linux,perl,man,wordnet,gcide
+	SHARED_BUFFERS=2GB
+fi
+
+log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+T_START=$(date +%s)
+
+# ---------------------------------------------------------------------------
+# Packages
+# ---------------------------------------------------------------------------
+PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15
+	postgresql-15-rum libpq-dev libxapian-dev g++ gcc groff-base
+	postgresql-doc-15 python3.11-doc debian-handbook linux-doc-6.1 perl-doc
+	manpages manpages-dev wordnet-base dict-gcide)
+missing=()
+for p in "${PACKAGES[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $st == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if ((SMALL)); then
+		# small mode needs only part of the corpus packages
+		need=()
+		for p in "${missing[@]}"; do
+			case $p in linux-doc-6.1|manpages|manpages-dev|wordnet-base|dict-gcide) ;;
+				*) need+=("$p") ;; esac
+		done
+		missing=("${need[@]+"${need[@]}"}")
+	fi
+fi
+if ((${#missing[@]})); then
+	is_root || die "missing Debian packages (run as root to install): ${missing[*]}"
+	log "apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+PYTHON=/usr/bin/python3
+
+if [[ ! -e $($PG_BINDIR/pg_config --pkglibdir)/bm25.so ]]; then
+	is_root || die "bm25 is not installed (make install)"
+	log "make install (bm25 not installed)"
+	make -C "$REPO_ROOT" -s && make -C "$REPO_ROOT" -s install
+fi
+
+# PostgreSQL refuses to run as root: the server runs as $BM25_USER then.
+if is_root; then
+	if ! id -u "$BM25_USER" >/dev/null 2>&1; then
+		useradd --system --create-home --home-dir "/var/lib/$BM25_USER" \
+			--shell /bin/bash "$BM25_USER"
+	fi
+	PGUSER_OS=$BM25_USER
+	as_pg() { runuser -u "$BM25_USER" -- env -i PATH="$PG_BINDIR:/usr/bin:/bin" LANG=C.UTF-8 "$@"; }
+	CAN_DROP=1
+else
+	PGUSER_OS=$(id -un)
+	as_pg() { env PATH="$PG_BINDIR:$PATH" LANG=C.UTF-8 "$@"; }
+	CAN_DROP=0
+fi
+
+mkdir -p "$DIR"
+chmod 755 "$DIR"
+RUN=$DIR/run
+rm -rf "$RUN"
+mkdir -p "$RUN" "$RUN/lat" "$RUN/bin"
+RESULTS=$DIR/results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+exec > >(tee "$RESULTS/run.log") 2>&1
+echo "bm25 benchmark: mode $( ((SMALL)) && echo small || echo full), dir $DIR, rounds $ROUNDS, $PER_BUCKET queries per bucket"
+
+# ---------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------
+log "build tools"
+gcc -O2 -Wall -I"$($PG_BINDIR/pg_config --includedir)" -o "$RUN/bin/pgclient" \
+	"$BENCH_SRC/pgclient.c" -L"$($PG_BINDIR/pg_config --libdir)" -lpq
+g++ -O2 -std=c++17 -ffp-contract=off -Wall -o "$RUN/bin/xbench" \
+	"$BENCH_SRC/xbench.cc" -lxapian -lpthread
+gcc -O2 -Wall -o "$RUN/bin/synth" "$BENCH_SRC/synth.c" -lm
+PGCLIENT=$RUN/bin/pgclient
+XBENCH=$RUN/bin/xbench
+
+# ---------------------------------------------------------------------------
+# Corpus
+# ---------------------------------------------------------------------------
+if [[ -z $CORPUS ]]; then
+	key=$(cat "$BENCH_SRC/corpus.py" <(echo "$SOURCES") | sha1sum | cut -c1-12)
+	CORPUS=$DIR/corpus-$key.tsv
+	if [[ ! -s $CORPUS.manifest ]]; then
+		log "corpus ($SOURCES)"
+		$PYTHON "$BENCH_SRC/corpus.py" --sources "$SOURCES" "$CORPUS"
+	else
+		log "corpus (cached: $CORPUS)"
+	fi
+	cat "$CORPUS.manifest"
+fi
+DOCFILE=$RUN/docs.tsv
+if ((DOCS > 0)); then
+	head -n "$DOCS" "$CORPUS" | cut -f1,4 >"$DOCFILE"
+else
+	cut -f1,4 "$CORPUS" >"$DOCFILE"
+fi
+NDOCS=$(wc -l <"$DOCFILE")
+echo "documents: $NDOCS"
+
+# ---------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------
+PGDATA=$DIR/pgdata
+SOCK=$DIR/sock
+if [[ -f $PGDATA/postmaster.pid ]]; then
+	as_pg pg_ctl -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+fi
+rm -rf "$PGDATA" "$SOCK"
+mkdir -p "$SOCK"
+chown "$PGUSER_OS" "$DIR" "$SOCK" "$RUN" 2>/dev/null || true
+log "initdb ($PGDATA, port $PORT)"
+as_pg initdb -D "$PGDATA" -U "$PGUSER_OS" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+cat >>"$PGDATA/postgresql.conf" <<EOF
+shared_preload_libraries = 'bm25'
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+shared_buffers = $SHARED_BUFFERS
+maintenance_work_mem = 1GB
+work_mem = 64MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+jit = off
+max_parallel_maintenance_workers = 0
+logging_collector = off
+EOF
+CONN="host=$SOCK port=$PORT dbname=postgres user=$PGUSER_OS"
+pg_start() { as_pg pg_ctl -D "$PGDATA" -l "$DIR/server.log" -w -t 120 start >/dev/null; }
+pg_stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; }
+trap 'pg_stop' EXIT
+pg_start
+PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$CONN")
+sql() { "${PSQL[@]}" -At -c "$1"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+
+drop_caches()
+{
+	sync
+	if ((CAN_DROP)) && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		return 0
+	fi
+	return 1
+}
+
+BUILD=$RUN/build.tsv
+: >"$BUILD"
+record() { printf '%s\t%s\n' "$1" "$2" >>"$BUILD"; echo "$1 = $2"; }
+
+log "load"
+sql "CREATE EXTENSION bm25; CREATE EXTENSION rum;"
+sql "CREATE TABLE docs (id int NOT NULL, body text NOT NULL)"
+"${PSQL[@]}" -c "\\copy docs FROM '$DOCFILE'"
+sql "VACUUM (ANALYZE, FREEZE) docs"
+sql "CHECKPOINT"
+# ties: bm25 breaks them by heap order (ctid), and so does the reference
+"${PSQL[@]}" -c "\\copy (SELECT id, row_number() OVER (ORDER BY ctid) FROM docs) TO '$RUN/tidorder.tsv'"
+record docs "$NDOCS"
+record table_bytes "$(sql "SELECT pg_table_size('docs')")"
+
+# ---------------------------------------------------------------------------
+# Builds (timed one after another; each is a single measurement)
+# ---------------------------------------------------------------------------
+log "build: bm25 (CREATE INDEX, tokenizing included, one process)"
+t0=$(now)
+sql "CREATE INDEX docs_bm25 ON docs USING bm25 (body) WITH (text_config = 'english', k1 = 1.2, b = 0.75)"
+record bm25_build_s "$(elapsed "$t0")"
+sql "CHECKPOINT"
+IFS='|' read -r segs idocs itokens iavgdl iterms isegbytes < <(sql "SELECT segments, documents, total_tokens, avg_doc_length, terms, segment_bytes FROM bm25_index_stats('docs_bm25')")
+record bm25_segments "$segs"
+record bm25_documents "$idocs"
+record bm25_total_tokens "$itokens"
+record bm25_terms "$iterms"
+record bm25_segment_bytes "$isegbytes"
+record bm25_rel_bytes "$(sql "SELECT pg_relation_size('docs_bm25')")"
+record bm25_dir_bytes "$(du -sb "$PGDATA/bm25" 2>/dev/null | cut -f1 || echo 0)"
+
+log "build: GIN (stored tsvector column, then the index)"
+t0=$(now)
+sql "CREATE TABLE fts_gin AS SELECT id, to_tsvector('english', body) AS tsv FROM docs ORDER BY id"
+record gin_tsvector_s "$(elapsed "$t0")"
+t0=$(now)
+sql "CREATE INDEX fts_gin_idx ON fts_gin USING gin (tsv)"
+record gin_index_s "$(elapsed "$t0")"
+sql "VACUUM (ANALYZE, FREEZE) fts_gin"
+record gin_index_bytes "$(sql "SELECT pg_relation_size('fts_gin_idx')")"
+record gin_table_bytes "$(sql "SELECT pg_table_size('fts_gin')")"
+
+log "build: RUM (rum_tsvector_ops on a copy of the tsvector table)"
+sql "CREATE TABLE fts_rum AS SELECT id, tsv FROM fts_gin ORDER BY id"
+sql "VACUUM (ANALYZE, FREEZE) fts_rum"
+t0=$(now)
+sql "CREATE INDEX fts_rum_idx ON fts_rum USING rum (tsv rum_tsvector_ops)"
+record rum_index_s "$(elapsed "$t0")"
+record rum_index_bytes "$(sql "SELECT pg_relation_size('fts_rum_idx')")"
+sql "CHECKPOINT"
+
+log "export analyzed terms (to_tsvector lexemes and counts)"
+POSTINGS=$RUN/postings.tsv
+"${PSQL[@]}" -c "\\copy (SELECT id, lexeme, array_length(positions, 1) FROM fts_gin, unnest(tsv)) TO '$POSTINGS'"
+ls -l "$POSTINGS"
+
+log "build: Xapian (pre-analyzed terms, tokenizing excluded)"
+XDB=$RUN/xapian.db
+out=$("$XBENCH" index "$POSTINGS" "$XDB")
+echo "$out"
+record xapian_build_s "$(awk '{print $4}' <<<"$out")"
+record xapian_db_bytes "$(du -sb "$XDB" | cut -f1)"
+log "build: Xapian with its own tokenizing (TermGenerator, english stemmer)"
+out=$("$XBENCH" index-text <(head -n "$NDOCS" "$CORPUS") "$RUN/xapian-text.db")
+echo "$out"
+record xapian_text_build_s "$(awk '{print $4}' <<<"$out")"
+record xapian_text_db_bytes "$(du -sb "$RUN/xapian-text.db" | cut -f1)"
+rm -rf "$RUN/xapian-text.db"
+
+# ---------------------------------------------------------------------------
+# Queries and the exact reference
+# ---------------------------------------------------------------------------
+log "queries ($PER_BUCKET per bucket, seed $SEED)"
+$PYTHON "$BENCH_SRC/queries.py" sample "$CORPUS" "$PER_BUCKET" "$SEED" >"$RUN/cand.tsv"
+sql "CREATE TABLE cand (cid int, bucket text, q text)"
+"${PSQL[@]}" -c "\\copy cand FROM '$RUN/cand.tsv'"
+"${PSQL[@]}" -c "\\copy (SELECT cid, bucket, q, array_to_string(ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', q)) ORDER BY lexeme), chr(31)) FROM cand ORDER BY cid) TO '$RUN/cand_lex.tsv'"
+$PYTHON "$BENCH_SRC/queries.py" select "$RUN/cand_lex.tsv" "$PER_BUCKET" "$RUN/queries"
+QUERIES=$RUN/queries.tsv
+QLEX=$RUN/queries.lex.tsv
+cp "$QUERIES" "$RESULTS/queries.tsv"
+awk -F'\t' '{n[$2]++; s[$2]+=$5} END {for (b in n) printf "bucket %s: %d queries, %.1f lexemes on average\n", b, n[b], s[b]/n[b]}' "$QUERIES" | sort
+
+log "exact BM25 (brute force over the exported terms)"
+"$XBENCH" exact "$POSTINGS" "$QLEX" "$RUN/tidorder.tsv" "$RUN/exact.tsv" 1.2 0.75
+
+# ---------------------------------------------------------------------------
+# Timed rounds, interleaved across engines
+# ---------------------------------------------------------------------------
+ENGINES=(bm25 gin rum xapian)
+COLD_METHOD="server restart + echo 3 > /proc/sys/vm/drop_caches before each engine's cold pass"
+drop_caches || COLD_METHOD="server restart only (no permission to drop the page cache)"
+echo "cold: $COLD_METHOD"
+
+lat_pass() # engine round
+{
+	local e=$1 r=$2 cap=0 out=$RUN/lat/$1.r$2.tsv
+	case $e in gin|rum) cap=$SLOW_CAP ;; esac
+	local t0
+	t0=$(now)
+	if [[ $e == xapian ]]; then
+		"$XBENCH" lat "$XDB" "$QLEX" "$out"
+	else
+		"$PGCLIENT" lat "$CONN" "$e" "$QUERIES" "$out" "$cap"
+	fi
+	printf '  %-6s round %d: %s s\n' "$e" "$r" "$(elapsed "$t0")"
+}
+
+for ((r = 0; r <= ROUNDS; r++)); do
+	# rotate the order so no engine always follows the same one
+	order=()
+	for ((i = 0; i < ${#ENGINES[@]}; i++)); do
+		order+=("${ENGINES[$(((i + r) % ${#ENGINES[@]}))]}")
+	done
+	if ((r == 0)); then log "round 0 (cold): ${order[*]}"; else log "round $r (warm): ${order[*]}"; fi
+	for e in "${order[@]}"; do
+		if ((r == 0)); then
+			pg_stop
+			drop_caches || true
+			pg_start
+		fi
+		lat_pass "$e" "$r"
+	done
+done
+
+log "QPS, 2 concurrent clients, ${QPS_SECONDS}s each, 2 interleaved passes"
+QPS=$RUN/qps.tsv
+: >"$QPS"
+for rep in 1 2; do
+	for e in "${ENGINES[@]}"; do
+		if [[ $e == xapian ]]; then
+			out=$("$XBENCH" qps "$XDB" "$QLEX" 2 "$QPS_SECONDS")
+		else
+			out=$("$PGCLIENT" qps "$CONN" "$e" "$QUERIES" 2 "$QPS_SECONDS")
+		fi
+		printf '  %-6s pass %d: %s\n' "$e" "$rep" "$out"
+		printf '%s\t%s\t%s\n' "$e" "$rep" "$out" >>"$QPS"
+	done
+done
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+log "report"
+{
+	echo "machine	$(uname -srm); $(nproc) cores; $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "postgresql	$(sql 'SHOW server_version')"
+	echo "xapian	$(dpkg-query -W -f='${Version}' libxapian-dev)"
+	echo "rum	$(dpkg-query -W -f='${Version}' postgresql-15-rum)"
+	echo "bm25_commit	$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "bm25_so_md5	$(md5sum "$($PG_BINDIR/pg_config --pkglibdir)/bm25.so" | cut -d' ' -f1)"
+	echo "cold_method	$COLD_METHOD"
+	echo "mode	$( ((SMALL)) && echo small || echo full)"
+	echo "rounds	$ROUNDS"
+	echo "slow_cap	$SLOW_CAP"
+	echo "qps_seconds	$QPS_SECONDS"
+	echo "corpus	$(basename "$CORPUS")"
+	echo "shared_buffers	$SHARED_BUFFERS"
+} >"$RUN/meta.tsv"
+[[ -f $CORPUS.manifest ]] && cp "$CORPUS.manifest" "$RESULTS/corpus.manifest"
+$PYTHON "$BENCH_SRC/report.py" "$RUN" "$RESULTS"
+cp "$RUN/exact.tsv" "$RUN/build.tsv" "$RUN/qps.tsv" "$RUN/meta.tsv" "$RESULTS/"
+mkdir -p "$RESULTS/lat"
+cp "$RUN"/lat/*.tsv "$RESULTS/lat/"
+echo "total time: $(($(date +%s) - T_START)) s"
+if ((PUBLISH)); then
+	dest=$REPO_ROOT/docs/bench-results
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	cp -r "$RESULTS"/. "$dest/"
+	echo "published to $dest"
+fi
