@@ -90,3 +90,13 @@ CREATE FUNCTION bm25_index_stats(index regclass,
 CREATE FUNCTION bm25_verify_index(index regclass) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 COMMENT ON FUNCTION bm25_verify_index(regclass) IS 'check every checksum of every segment of a bm25 index; raises an error on corruption';
+
+-- Index entries split by visibility to the current snapshot: "invisible"
+-- entries are deleted rows, old versions of updated rows, aborted or not
+-- yet committed inserts, until VACUUM removes them.  Visits the heap for
+-- every entry, so it costs a full index scan.
+CREATE FUNCTION bm25_index_doc_counts(index regclass,
+	OUT indexed bigint,
+	OUT visible bigint,
+	OUT invisible bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;

@@ -54,11 +54,17 @@ SELECT count(*) AS differences FROM (
   (SELECT * FROM via_index EXCEPT SELECT * FROM via_seq) UNION ALL
   (SELECT * FROM via_seq EXCEPT SELECT * FROM via_index)) d;
 
+-- Before VACUUM the index still holds the rolled-back insert and the old
+-- version of the updated row.
+SELECT indexed - visible = invisible AS consistent, invisible
+  FROM bm25_index_doc_counts('w_bm25');
+
 -- VACUUM removes the dead versions (updated row, rolled-back insert) and
 -- empties the write buffer; a fresh REINDEX then agrees on every score.
 VACUUM w;
 SELECT documents = (SELECT count(*) FROM w WHERE body IS NOT NULL) AS n_exact,
        write_buffer_docs FROM bm25_index_stats('w_bm25');
+SELECT indexed, visible, invisible FROM bm25_index_doc_counts('w_bm25');
 CREATE TEMP TABLE before_reindex AS
   SELECT q.qtext, w.id, bm25_score(w.body, q.qtext) AS s FROM q, w WHERE w.body @@@ q.qtext;
 REINDEX INDEX w_bm25;

@@ -7,14 +7,19 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(bm25_index_stats);
 PG_FUNCTION_INFO_V1(bm25_verify_index);
+PG_FUNCTION_INFO_V1(bm25_index_doc_counts);
 
 /* Opens relid, insisting that it is a bm25 index. */
 static Relation
@@ -105,4 +110,60 @@ bm25_verify_index(PG_FUNCTION_ARGS)
 	}
 	index_close(index, AccessShareLock);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * bm25_index_doc_counts(regclass): every index entry (segments and write
+ * buffer) checked against the heap with the current snapshot.
+ */
+Datum
+bm25_index_doc_counts(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	Relation	heap;
+	Bm25IndexState *st;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	Snapshot	snapshot = GetActiveSnapshot();
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int64		indexed = 0;
+	int64		visible = 0;
+
+	bm25_require_preload();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	index = bm25_open_index_checked(relid);
+	heap = table_open(index->rd_index->indrelid, AccessShareLock);
+	st = bm25_index_state(index);
+	fetch = table_index_fetch_begin(heap);
+	slot = table_slot_create(heap, NULL);
+	for (uint32 s = 0; s < st->nsegs; s++)
+	{
+		uint32		ndocs = bm25_segment_ndocs(st->segs[s]);
+
+		for (uint32 d = 0; d < ndocs; d++)
+		{
+			bm25_tid	t = bm25_segment_tid(st->segs[s], d);
+			ItemPointerData ip;
+			bool		call_again = false;
+			bool		all_dead = false;
+
+			CHECK_FOR_INTERRUPTS();
+			ItemPointerSet(&ip, BM25_TID_BLOCK(t), BM25_TID_OFFSET(t));
+			indexed++;
+			if (table_index_fetch_tuple(fetch, &ip, snapshot, slot, &call_again, &all_dead))
+				visible++;
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_index_fetch_end(fetch);
+	table_close(heap, AccessShareLock);
+	index_close(index, AccessShareLock);
+	values[0] = Int64GetDatum(indexed);
+	values[1] = Int64GetDatum(visible);
+	values[2] = Int64GetDatum(indexed - visible);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
