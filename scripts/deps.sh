@@ -17,7 +17,6 @@ PACKAGES=(
 	postgresql-client-15     # psql
 	postgresql-doc-15        # HTML manual: the demo corpus
 	libipc-run-perl          # PostgreSQL::Test::Cluster (TAP)
-	liburcu-dev              # userspace RCU
 	perl                     # corpus extractor, prove
 	git                      # scripts/dist.sh (git archive)
 	unzip                    # scripts/dist.sh (checks the zip)
