@@ -87,6 +87,7 @@ _PG_init(void)
 
 	bm25_init_reloptions();
 	bm25_planner_init();
+	bm25_dbcopy_init();
 	bm25_topk_exec_init();
 }
 

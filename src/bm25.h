@@ -162,6 +162,9 @@ extern int	bm25_sidecar_sweep(Oid dbid);
 extern int	bm25_sidecar_lock(void);
 extern void bm25_sidecar_unlock(int fd);
 
+/* ----- CREATE DATABASE ... TEMPLATE (segment/dbcopy.c) ----- */
+extern void bm25_dbcopy_init(void);
+
 /* ----- background workers (src/workers) ----- */
 extern int	bm25_sweep_interval;
 extern void bm25_sweeper_register(void);

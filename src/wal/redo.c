@@ -169,6 +169,13 @@ bm25_redo(XLogReaderState *record)
 				redo_make_dirs(xl);
 				break;
 			}
+		case XLOG_BM25_COPY_DB:
+			{
+				xl_bm25_copy_db *xl = (xl_bm25_copy_db *) data;
+
+				bm25_copy_db_tree(xl->src_db, xl->dst_db, xl->src_spc, xl->dst_spc);
+				break;
+			}
 		default:
 			elog(PANIC, "bm25 redo: unknown record type %u", info);
 	}
@@ -182,6 +189,14 @@ bm25_desc(StringInfo buf, XLogReaderState *record)
 	char	   *data = XLogRecGetData(record);
 	xl_bm25_file *f = (xl_bm25_file *) data;
 
+	if (info == XLOG_BM25_COPY_DB)
+	{
+		xl_bm25_copy_db *xl = (xl_bm25_copy_db *) data;
+
+		appendStringInfo(buf, "db %u -> %u (default tablespace %u -> %u)",
+						 xl->src_db, xl->dst_db, xl->src_spc, xl->dst_spc);
+		return;
+	}
 	appendStringInfo(buf, "rel %u/%u/%u", f->spc, f->db, f->rel);
 	switch (info)
 	{
@@ -222,6 +237,8 @@ bm25_identify(uint8 info)
 			return "SEG_UNLINK";
 		case XLOG_BM25_DIR_RESET:
 			return "DIR_RESET";
+		case XLOG_BM25_COPY_DB:
+			return "COPY_DB";
 	}
 	return NULL;
 }

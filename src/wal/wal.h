@@ -32,6 +32,7 @@
 #define XLOG_BM25_SEG_DONE		0x30	/* file complete: fsync it */
 #define XLOG_BM25_SEG_UNLINK	0x40	/* remove a segment file */
 #define XLOG_BM25_DIR_RESET		0x50	/* empty the index's directory */
+#define XLOG_BM25_COPY_DB		0x60	/* CREATE DATABASE copied a template's tree */
 
 /* Largest chunk of file bytes in one record. */
 #define BM25_WAL_CHUNK			(1024 * 1024)
@@ -67,6 +68,16 @@ typedef struct xl_bm25_seg_done
 	uint64		size;
 } xl_bm25_seg_done;
 
+/* CREATE DATABASE ... TEMPLATE: the sidecar tree was copied. */
+typedef struct xl_bm25_copy_db
+{
+	Oid			src_db;
+	Oid			dst_db;
+	Oid			src_spc;		/* default tablespaces, for directory names */
+	Oid			dst_spc;
+} xl_bm25_copy_db;
+
+extern void bm25_copy_db_tree(Oid src, Oid dst, Oid src_spc, Oid dst_spc);
 extern void bm25_wal_register(void);
 extern void bm25_wal_log_segment(Relation index, uint64 segid, const char *path, uint64 size);
 extern void bm25_wal_log_unlink(Relation index, uint64 segid);

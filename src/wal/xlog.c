@@ -23,6 +23,7 @@ StaticAssertDecl(sizeof(xl_bm25_file) == 24, "xl_bm25_file layout changed");
 StaticAssertDecl(sizeof(xl_bm25_seg_create) == 32, "xl_bm25_seg_create layout changed");
 StaticAssertDecl(sizeof(xl_bm25_seg_chunk) == 40, "xl_bm25_seg_chunk layout changed");
 StaticAssertDecl(sizeof(xl_bm25_seg_done) == 32, "xl_bm25_seg_done layout changed");
+StaticAssertDecl(sizeof(xl_bm25_copy_db) == 16, "xl_bm25_copy_db layout changed");
 
 static RmgrData bm25_rmgr = {
 	.rm_name = BM25_RMGR_NAME,

@@ -97,6 +97,21 @@ is($standby->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname 
 	'0', 'DROP INDEX replayed');
 check_same('after CREATE + DROP of another index');
 
+# CREATE DATABASE from a template with bm25 indexes copies the segment
+# files, on the primary and, through WAL, on the standby.
+for my $strategy ('WAL_LOG', 'FILE_COPY')
+{
+	my $db = 'copy_' . lc($strategy);
+	$primary->safe_psql('postgres', "CREATE DATABASE $db TEMPLATE postgres STRATEGY $strategy");
+	$primary->wait_for_catchup($standby);
+	my $expect = $primary->safe_psql($db, "SELECT count(*) FROM docs WHERE body @@@ 'beta3'");
+	cmp_ok($expect, '>', 0, "$strategy copy: primary finds rows");
+	is($standby->safe_psql($db, "SELECT count(*) FROM docs WHERE body @@@ 'beta3'"), $expect,
+		"$strategy copy: standby finds the same rows");
+	is($standby->safe_psql($db, "SELECT bm25_verify_index('docs_bm25')"), 't',
+		"$strategy copy: standby index verifies");
+}
+
 # Promote, keep writing, and queries still work and agree with a REINDEX.
 $standby->promote;
 $standby->safe_psql('postgres', q{
