@@ -268,10 +268,13 @@ stage_tap()
 run_stages()
 {
 	cd "$1"
-	want_stage core && stage_core
-	want_stage regress && stage_regress
-	want_stage isolation && stage_isolation
-	want_stage tap && stage_tap
+	local s t
+	for s in core regress isolation tap; do
+		want_stage "$s" || continue
+		t=$(date +%s)
+		"stage_$s"
+		echo "($s: $(($(date +%s) - t))s)"
+	done
 	summary
 }
 
