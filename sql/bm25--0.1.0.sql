@@ -40,11 +40,14 @@ CREATE FUNCTION bm25_support(internal) RETURNS internal
 CREATE FUNCTION bm25_matchsel(internal, oid, internal, integer) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
+-- Evaluated outside an index scan, these analyze the whole document text
+-- per row, like to_tsvector (cost 100); the COST tells the planner so.
 CREATE FUNCTION bm25_match(document text, query text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'bm25_match_unbound' LANGUAGE C STABLE STRICT PARALLEL SAFE
-	SUPPORT bm25_support;
+	COST 100 SUPPORT bm25_support;
 CREATE FUNCTION bm25_match(document text, query bm25query) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'bm25_match_bound' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'bm25_match_bound' LANGUAGE C STABLE STRICT PARALLEL SAFE
+	COST 100;
 
 CREATE OPERATOR @@@ (
 	LEFTARG = text, RIGHTARG = text, FUNCTION = bm25_match,
@@ -57,9 +60,10 @@ CREATE OPERATOR @@@ (
 
 CREATE FUNCTION bm25_score(document text, query text) RETURNS float8
 	AS 'MODULE_PATHNAME', 'bm25_score_unbound' LANGUAGE C STABLE STRICT PARALLEL SAFE
-	SUPPORT bm25_support;
+	COST 100 SUPPORT bm25_support;
 CREATE FUNCTION bm25_score(document text, query bm25query) RETURNS float8
-	AS 'MODULE_PATHNAME', 'bm25_score_bound' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'bm25_score_bound' LANGUAGE C STABLE STRICT PARALLEL SAFE
+	COST 100;
 COMMENT ON FUNCTION bm25_score(text, text) IS 'BM25 score of a document for a query, using the statistics of the bm25 index on the column';
 
 -- The access method.
