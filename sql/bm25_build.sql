@@ -1,6 +1,8 @@
 -- CREATE INDEX stays within maintenance_work_mem by spilling partial
 -- segments and merging them; the result equals an in-memory build.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS bm25;
+RESET client_min_messages;
 SELECT setseed(0.42);
 CREATE TABLE corpus AS
 SELECT i AS id,

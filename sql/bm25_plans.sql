@@ -1,6 +1,8 @@
 -- Plan shapes: Index Scan, Bitmap Index Scan, and the top-k custom scan
 -- with the k it pushed down.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS bm25;
+RESET client_min_messages;
 CREATE TABLE articles (id int PRIMARY KEY, category int, body text);
 INSERT INTO articles
 SELECT i, i % 10,

@@ -1,6 +1,8 @@
 -- Text handling: configurations, non-ASCII text, large documents, varchar,
 -- expression and partial indexes.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS bm25;
+RESET client_min_messages;
 
 -- simple keeps every word and does not stem.
 CREATE TABLE t_simple (id int, body text);

@@ -1,7 +1,9 @@
 -- bm25's WAL records are readable through pg_walinspect: the custom
 -- resource manager's rm_identify and rm_desc.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS bm25;
 CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+RESET client_min_messages;
 CREATE TABLE walt (id int, body text);
 INSERT INTO walt SELECT i, 'wal record sample ' || i FROM generate_series(1, 200) i;
 SELECT pg_current_wal_lsn() AS start_lsn \gset

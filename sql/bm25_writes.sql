@@ -1,6 +1,8 @@
 -- Real-time writes: INSERT, UPDATE, COPY and DELETE after CREATE INDEX,
 -- through the write buffer, its conversion to segments, and merges.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS bm25;
+RESET client_min_messages;
 CREATE TABLE w (id int PRIMARY KEY, body text);
 INSERT INTO w SELECT i, 'seed document number ' || i || CASE WHEN i % 3 = 0 THEN ' apple' ELSE ' pear' END
   FROM generate_series(1, 30) i;
