@@ -91,6 +91,11 @@ def main():
     meta = dict((r[0], r[1]) for r in read_tsv(os.path.join(run, "meta.tsv")))
     build = dict((r[0], float(r[1])) for r in
                  read_tsv(os.path.join(run, "build.tsv")))
+    # builds measured twice (interleaved): the faster one counts
+    for k in ("bm25_build_s", "xapian_text_build_s"):
+        v = [build[x] for x in sorted(build) if x.startswith(k + "_")]
+        if v and k not in build:
+            build[k] = min(v)
     queries = {r[0]: (r[1], r[2]) for r in
                read_tsv(os.path.join(run, "queries.tsv"))}
     exact = {}
@@ -179,6 +184,8 @@ def main():
         build.get("bm25_rel_bytes", 0)
     out["build_summary"] = {
         "bm25": {"seconds": build.get("bm25_build_s"),
+                 "runs": [build[k] for k in sorted(build)
+                          if k.startswith("bm25_build_s_")],
                  "docs_per_s": rate("bm25_build_s"),
                  "index_bytes": bm25_size},
         "gin": {"tsvector_seconds": build.get("gin_tsvector_s"),
@@ -194,6 +201,8 @@ def main():
         "xapian": {"seconds": build.get("xapian_build_s"),
                    "docs_per_s": rate("xapian_build_s"),
                    "text_seconds": build.get("xapian_text_build_s"),
+                   "text_runs": [build[k] for k in sorted(build)
+                                 if k.startswith("xapian_text_build_s_")],
                    "text_docs_per_s": rate("xapian_text_build_s"),
                    "index_bytes": build.get("xapian_db_bytes"),
                    "text_index_bytes": build.get("xapian_text_db_bytes")},
@@ -321,8 +330,12 @@ def render(o):
 
     def r(x):
         return "-" if x is None else "%.0f" % x
-    L.append("| bm25 | CREATE INDEX %s | %s | %s (segments + relation) |" % (
-        s(b["bm25"]["seconds"]), r(b["bm25"]["docs_per_s"]),
+    def runs(v):
+        return "" if len(v) < 2 else " (best of %s)" % ", ".join(
+            "%.1f" % x for x in v)
+    L.append("| bm25 | CREATE INDEX %s%s | %s | %s (segments + relation) |" % (
+        s(b["bm25"]["seconds"]), runs(b["bm25"]["runs"]),
+        r(b["bm25"]["docs_per_s"]),
         mb(b["bm25"]["index_bytes"])))
     L.append("| gin | tsvector column %s + index %s | %s (index only %s) | %s "
              "(index alone) |" % (
@@ -337,8 +350,9 @@ def render(o):
     L.append("| xapian | pre-analyzed terms %s (tokenizing excluded) | %s | "
              "%s |" % (s(b["xapian"]["seconds"]), r(b["xapian"]["docs_per_s"]),
                        mb(b["xapian"]["index_bytes"])))
-    L.append("| xapian | own tokenizing (TermGenerator, english) %s | %s | "
+    L.append("| xapian | own tokenizing (TermGenerator, english) %s%s | %s | "
              "%s |" % (s(b["xapian"]["text_seconds"]),
+                       runs(b["xapian"]["text_runs"]),
                        r(b["xapian"]["text_docs_per_s"]),
                        mb(b["xapian"]["text_index_bytes"])))
     L.append("\n## Targets (issue 5), warm\n")

@@ -220,6 +220,8 @@ max_parallel_maintenance_workers = 0
 logging_collector = off
 EOF
 CONN="host=$SOCK port=$PORT dbname=postgres user=$PGUSER_OS"
+# to_tsvector's "word is too long to be indexed" notices are not news
+export PGOPTIONS="-c client_min_messages=warning"
 pg_start() { as_pg pg_ctl -D "$PGDATA" -l "$DIR/server.log" -w -t 120 start >/dev/null; }
 pg_stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; }
 trap 'pg_stop' EXIT
@@ -256,11 +258,31 @@ record table_bytes "$(sql "SELECT pg_table_size('docs')")"
 # ---------------------------------------------------------------------------
 # Builds (timed one after another; each is a single measurement)
 # ---------------------------------------------------------------------------
+# bm25 and Xapian (own tokenizing) are each built twice, interleaved, and
+# the faster build of each counts (the host's speed drifts).
+xapian_text_build() # n
+{
+	local out
+	out=$("$XBENCH" index-text <(head -n "$NDOCS" "$CORPUS") "$RUN/xapian-text.db")
+	echo "$out"
+	record "xapian_text_build_s_$1" "$(awk '{print $4}' <<<"$out")"
+	record xapian_text_db_bytes "$(du -sb "$RUN/xapian-text.db" | cut -f1)"
+	rm -rf "$RUN/xapian-text.db"
+}
 log "build: bm25 (CREATE INDEX, tokenizing included, one process)"
 t0=$(now)
 sql "CREATE INDEX docs_bm25 ON docs USING bm25 (body) WITH (text_config = 'english', k1 = 1.2, b = 0.75)"
-record bm25_build_s "$(elapsed "$t0")"
+record bm25_build_s_1 "$(elapsed "$t0")"
 sql "CHECKPOINT"
+log "build: Xapian with its own tokenizing (TermGenerator, english stemmer)"
+xapian_text_build 1
+log "build: bm25 again (REINDEX)"
+t0=$(now)
+sql "REINDEX INDEX docs_bm25"
+record bm25_build_s_2 "$(elapsed "$t0")"
+sql "CHECKPOINT"
+log "build: Xapian with its own tokenizing, again"
+xapian_text_build 2
 IFS='|' read -r segs idocs itokens iavgdl iterms isegbytes < <(sql "SELECT segments, documents, total_tokens, avg_doc_length, terms, segment_bytes FROM bm25_index_stats('docs_bm25')")
 record bm25_segments "$segs"
 record bm25_documents "$idocs"
@@ -291,8 +313,12 @@ record rum_index_bytes "$(sql "SELECT pg_relation_size('fts_rum_idx')")"
 sql "CHECKPOINT"
 
 log "export analyzed terms (to_tsvector lexemes and counts)"
+# tf = number of positions, except where a tsvector is capped (255
+# positions per lexeme, position 16383): there the words are counted from
+# ts_debug, which is what bm25 counts (every word the parser and dictionaries
+# produce).
 POSTINGS=$RUN/postings.tsv
-"${PSQL[@]}" -c "\\copy (SELECT id, lexeme, array_length(positions, 1) FROM fts_gin, unnest(tsv)) TO '$POSTINGS'"
+"${PSQL[@]}" -c "\\copy (WITH capped AS (SELECT DISTINCT g.id FROM fts_gin g, unnest(g.tsv) t WHERE array_length(t.positions, 1) >= 255 OR t.positions[array_length(t.positions, 1)] >= 16383) SELECT g.id, t.lexeme, array_length(t.positions, 1) FROM fts_gin g, unnest(g.tsv) t WHERE g.id NOT IN (SELECT id FROM capped) UNION ALL SELECT d.id, l, count(*) FROM docs d JOIN capped USING (id), ts_debug('english', d.body) x, unnest(x.lexemes) l GROUP BY d.id, l) TO '$POSTINGS'"
 ls -l "$POSTINGS"
 
 log "build: Xapian (pre-analyzed terms, tokenizing excluded)"
@@ -301,12 +327,6 @@ out=$("$XBENCH" index "$POSTINGS" "$XDB")
 echo "$out"
 record xapian_build_s "$(awk '{print $4}' <<<"$out")"
 record xapian_db_bytes "$(du -sb "$XDB" | cut -f1)"
-log "build: Xapian with its own tokenizing (TermGenerator, english stemmer)"
-out=$("$XBENCH" index-text <(head -n "$NDOCS" "$CORPUS") "$RUN/xapian-text.db")
-echo "$out"
-record xapian_text_build_s "$(awk '{print $4}' <<<"$out")"
-record xapian_text_db_bytes "$(du -sb "$RUN/xapian-text.db" | cut -f1)"
-rm -rf "$RUN/xapian-text.db"
 
 # ---------------------------------------------------------------------------
 # Queries and the exact reference

@@ -200,7 +200,11 @@ cmd_index(const char *postings, const char *dbdir)
 
 			for (const auto &t : d.terms)
 				xd.add_term(t.first, t.second);
-			db.replace_document(d.id, xd);
+			// docid = id; add_document is the fast path for the next docid
+			if (d.id == db.get_lastdocid() + 1)
+				db.add_document(xd);
+			else
+				db.replace_document(d.id, xd);
 		}
 		db.commit();
 		db.close();
@@ -252,7 +256,12 @@ cmd_index_text(const char *corpus, const char *dbdir)
 
 			tg.set_document(xd);
 			tg.index_text_without_positions(f[3]);
-			db.replace_document(strtoul(f[0].c_str(), NULL, 10), xd);
+			unsigned id = strtoul(f[0].c_str(), NULL, 10);
+
+			if (id == db.get_lastdocid() + 1)
+				db.add_document(xd);
+			else
+				db.replace_document(id, xd);
 			n++;
 		}
 		db.commit();
