@@ -71,6 +71,7 @@ sub ranked
 # directory, the index name and its listed segment count or an error.
 sub catalog_state
 {
+	my ($with_info) = @_;
 	my (%dirs, %info);
 	my @dbs = split /\n/, $node->safe_psql('postgres',
 		'SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1');
@@ -87,6 +88,7 @@ sub catalog_state
 		{
 			my ($dir, $oid, $name) = split /\|/, $row;
 			$dirs{$dir} = 1;
+			next unless $with_info;
 			my ($ret, $out, $err) = $node->psql($db,
 				"SELECT segments FROM bm25_index_stats($oid); SELECT bm25_verify_index($oid)");
 			$info{$dir} = { name => "$db.$name", ok => $ret == 0, out => $out, err => $err };
@@ -140,15 +142,16 @@ sub check_tree
 	my ($label, $todo) = @_;
 	$node->safe_psql('postgres', 'CHECKPOINT');
 	my $orphans;
-	for (my $i = 0; $i < 300; $i++)
+	my $deadline = time() + 60;
+	while (1)
 	{
 		$orphans = orphans();
-		last if $orphans eq '';
+		last if $orphans eq '' || time() > $deadline;
 		usleep(200_000);
 	}
 	is($orphans, '', "$label: no orphan directories under bm25/");
 
-	my ($cat, $info) = catalog_state();
+	my ($cat, $info) = catalog_state(1);
 	my $disk = disk_state();
 	my $missing = join(' ', map { "$_ ($info->{$_}{name})" } sort grep { !$disk->{$_} } keys %$cat);
 	my @bad;
@@ -582,6 +585,19 @@ for my $strategy ('WAL_LOG', 'FILE_COPY')
 		"STRATEGY $strategy: the copy's index equals a fresh build after its writes");
 	$node->safe_psql($db, 'DROP INDEX docs_ref; REINDEX INDEX docs_bm25');
 	check_tree("CREATE DATABASE STRATEGY $strategy, after REINDEX in the copy");
+}
+# ... with another default tablespace: the copy's indexes move to it (same
+# relfilenodes, new tablespace oid in the directory name).
+for my $strategy ('WAL_LOG', 'FILE_COPY')
+{
+	my $db = 'lc_ts_' . lc($strategy);
+	$node->safe_psql('postgres', "CREATE DATABASE $db TEMPLATE lc STRATEGY $strategy TABLESPACE lcts");
+	$node->safe_psql('postgres', "ALTER DATABASE $db SET search_path = app, public");
+	like(dir_of($db, 'docs_bm25'), qr{^\d+/(\d+)_}, "TABLESPACE copy, STRATEGY $strategy: index at " . dir_of($db, 'docs_bm25'));
+	is(ranked($db, 'docs'), $base, "CREATE DATABASE ... TABLESPACE, STRATEGY $strategy: same results");
+	check_tree("CREATE DATABASE ... TABLESPACE, STRATEGY $strategy");
+	$node->safe_psql('postgres', "DROP DATABASE $db");
+	check_tree("CREATE DATABASE ... TABLESPACE, STRATEGY $strategy: dropped");
 }
 
 # ---------------------------------------------------------------------------
