@@ -162,7 +162,7 @@ extern int	bm25_sidecar_sweep(Oid dbid);
 extern int	bm25_sidecar_lock(void);
 extern void bm25_sidecar_unlock(int fd);
 
-/* ----- CREATE DATABASE ... TEMPLATE (segment/dbcopy.c) ----- */
+/* ----- DDL that moves storage (segment/relocate.c) ----- */
 extern void bm25_dbcopy_init(void);
 
 /* ----- background workers (src/workers) ----- */

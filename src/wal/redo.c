@@ -176,6 +176,13 @@ bm25_redo(XLogReaderState *record)
 				bm25_copy_db_tree(xl->src_db, xl->dst_db, xl->src_spc, xl->dst_spc);
 				break;
 			}
+		case XLOG_BM25_COPY_DIR:
+			{
+				xl_bm25_copy_dir *xl = (xl_bm25_copy_dir *) data;
+
+				bm25_copy_index_dir(xl->db, xl->src_spc, xl->src_rel, xl->dst_spc, xl->dst_rel);
+				break;
+			}
 		default:
 			elog(PANIC, "bm25 redo: unknown record type %u", info);
 	}
@@ -189,6 +196,14 @@ bm25_desc(StringInfo buf, XLogReaderState *record)
 	char	   *data = XLogRecGetData(record);
 	xl_bm25_file *f = (xl_bm25_file *) data;
 
+	if (info == XLOG_BM25_COPY_DIR)
+	{
+		xl_bm25_copy_dir *xl = (xl_bm25_copy_dir *) data;
+
+		appendStringInfo(buf, "db %u: %u_%u -> %u_%u", xl->db, xl->src_spc, xl->src_rel,
+						 xl->dst_spc, xl->dst_rel);
+		return;
+	}
 	if (info == XLOG_BM25_COPY_DB)
 	{
 		xl_bm25_copy_db *xl = (xl_bm25_copy_db *) data;
@@ -239,6 +254,8 @@ bm25_identify(uint8 info)
 			return "DIR_RESET";
 		case XLOG_BM25_COPY_DB:
 			return "COPY_DB";
+		case XLOG_BM25_COPY_DIR:
+			return "COPY_DIR";
 	}
 	return NULL;
 }

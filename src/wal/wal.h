@@ -33,6 +33,7 @@
 #define XLOG_BM25_SEG_UNLINK	0x40	/* remove a segment file */
 #define XLOG_BM25_DIR_RESET		0x50	/* empty the index's directory */
 #define XLOG_BM25_COPY_DB		0x60	/* CREATE DATABASE copied a template's tree */
+#define XLOG_BM25_COPY_DIR		0x70	/* an index's storage moved: copy its dir */
 
 /* Largest chunk of file bytes in one record. */
 #define BM25_WAL_CHUNK			(1024 * 1024)
@@ -77,7 +78,19 @@ typedef struct xl_bm25_copy_db
 	Oid			dst_spc;
 } xl_bm25_copy_db;
 
+/* ALTER ... SET TABLESPACE moved an index: its directory was copied. */
+typedef struct xl_bm25_copy_dir
+{
+	Oid			db;
+	Oid			src_spc;
+	uint32		src_rel;
+	Oid			dst_spc;
+	uint32		dst_rel;
+	uint32		pad;
+} xl_bm25_copy_dir;
+
 extern void bm25_copy_db_tree(Oid src, Oid dst, Oid src_spc, Oid dst_spc);
+extern void bm25_copy_index_dir(Oid db, Oid src_spc, uint32 src_rel, Oid dst_spc, uint32 dst_rel);
 extern void bm25_wal_register(void);
 extern void bm25_wal_log_segment(Relation index, uint64 segid, const char *path, uint64 size);
 extern void bm25_wal_log_unlink(Relation index, uint64 segid);

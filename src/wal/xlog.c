@@ -24,6 +24,7 @@ StaticAssertDecl(sizeof(xl_bm25_seg_create) == 32, "xl_bm25_seg_create layout ch
 StaticAssertDecl(sizeof(xl_bm25_seg_chunk) == 40, "xl_bm25_seg_chunk layout changed");
 StaticAssertDecl(sizeof(xl_bm25_seg_done) == 32, "xl_bm25_seg_done layout changed");
 StaticAssertDecl(sizeof(xl_bm25_copy_db) == 16, "xl_bm25_copy_db layout changed");
+StaticAssertDecl(sizeof(xl_bm25_copy_dir) == 24, "xl_bm25_copy_dir layout changed");
 
 static RmgrData bm25_rmgr = {
 	.rm_name = BM25_RMGR_NAME,

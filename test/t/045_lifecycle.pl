@@ -8,7 +8,7 @@
 # directory holds exactly the segment files its metapage lists, every
 # index verifies, and top-k ids and scores are unchanged.
 #
-# Tests marked TODO are confirmed extension bugs (see the comment at each);
+# Tests marked TODO would be confirmed extension bugs (none at present);
 # they stay strict so that they start passing once the bug is fixed.
 use strict;
 use warnings;
@@ -483,27 +483,20 @@ for my $sql ('ALTER TABLE docs ALTER COLUMN body TYPE varchar(600)',
 }
 
 # ALTER INDEX ... SET TABLESPACE copies the index's pages to a new
-# relfilenode, but not the segment files, which live in a directory named
-# after the old relfilenode (then swept as an orphan).
-# BUG (reported): the moved index fails with "bm25 index ... is missing its
-# segment file ...".
+# relfilenode without calling the access method; the extension's utility
+# hook copies the segment directory to the new name (the old one is then
+# swept as an orphan).
 {
 	my $old = dir_of('lc', 'docs_bm25');
 	$node->safe_psql('lc', 'ALTER INDEX docs_bm25 SET TABLESPACE lcts');
 	my $new = dir_of('lc', 'docs_bm25');
 	like($new, qr{/\d+_\d+$}, "ALTER INDEX SET TABLESPACE: index now at $new");
-  TODO:
-	{
-		local $TODO = 'ALTER INDEX SET TABLESPACE does not move the segment files (bug)';
-		is(ranked('lc', 'docs'), $base, 'ALTER INDEX SET TABLESPACE: same results');
-	}
-	check_tree('ALTER INDEX SET TABLESPACE',
-		'ALTER INDEX SET TABLESPACE does not move the segment files (bug)');
-	$node->safe_psql('lc', 'ALTER INDEX docs_bm25 SET TABLESPACE pg_default');
-	# REINDEX is the documented repair
-	$node->safe_psql('lc', 'REINDEX INDEX docs_bm25');
-	is(ranked('lc', 'docs'), $base, 'REINDEX repairs the moved index');
-	check_tree('after REINDEX of the moved index');
+	isnt($new, $old, 'ALTER INDEX SET TABLESPACE: new storage');
+	is(ranked('lc', 'docs'), $base, 'ALTER INDEX SET TABLESPACE: same results');
+	check_tree('ALTER INDEX SET TABLESPACE');
+	$node->safe_psql('lc', 'ALTER INDEX ALL IN TABLESPACE lcts SET TABLESPACE pg_default');
+	is(ranked('lc', 'docs'), $base, 'ALTER INDEX ALL IN TABLESPACE: same results');
+	check_tree('ALTER INDEX ALL IN TABLESPACE');
 }
 # An index created in a tablespace, and REINDEX ... TABLESPACE
 {
@@ -518,10 +511,8 @@ for my $sql ('ALTER TABLE docs ALTER COLUMN body TYPE varchar(600)',
 }
 
 # ALTER DATABASE ... SET TABLESPACE moves every relation of the database's
-# default tablespace (same relfilenodes, new tablespace oid), not the
-# segment files, whose directory name holds the old tablespace oid.
-# BUG (reported): afterwards the index fails with "is missing its segment
-# file"; its old directory is swept as an orphan.
+# default tablespace (same relfilenodes, new tablespace oid); the utility
+# hook copies the segment directories to names with the new tablespace.
 {
 	$node->safe_psql('postgres', 'CREATE DATABASE lc_move');
 	$node->safe_psql('lc_move', 'CREATE EXTENSION bm25');
@@ -529,15 +520,12 @@ for my $sql ('ALTER TABLE docs ALTER COLUMN body TYPE varchar(600)',
 	my $moved_base = ranked('lc_move', 'docs');
 	is($moved_base, $base, 'database to be moved: same results as lc');
 	$node->safe_psql('postgres', 'ALTER DATABASE lc_move SET TABLESPACE lcts');
-	my $todo = 'ALTER DATABASE SET TABLESPACE does not move the segment files (bug)';
-  TODO:
-	{
-		local $TODO = $todo;
-		is(ranked('lc_move', 'docs'), $base, 'ALTER DATABASE SET TABLESPACE: same results');
-	}
-	check_tree('ALTER DATABASE SET TABLESPACE', $todo);
-	$node->safe_psql('lc_move', 'REINDEX INDEX docs_bm25');
-	is(ranked('lc_move', 'docs'), $base, 'REINDEX repairs the index of the moved database');
+	is(ranked('lc_move', 'docs'), $base, 'ALTER DATABASE SET TABLESPACE: same results');
+	check_tree('ALTER DATABASE SET TABLESPACE');
+	$node->safe_psql('lc_move', "INSERT INTO docs (id, body) SELECT 100000 + id, body FROM docs WHERE id <= 50");
+	$node->safe_psql('lc_move', 'VACUUM docs');
+	is($node->safe_psql('lc_move', "SELECT bm25_verify_index('docs_bm25')"), 't',
+		'moved database: index keeps working after writes');
 	$node->safe_psql('postgres', 'DROP DATABASE lc_move');
 	check_tree('moved database dropped');
 }
