@@ -10,6 +10,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "utils/snapmgr.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -31,6 +32,12 @@ bm25_open_index_checked(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a bm25 index", RelationGetRelationName(index))));
+	if (index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a partitioned bm25 index, which has no storage of its own",
+						RelationGetRelationName(index)),
+				 errhint("Call the function on the index of each partition.")));
 	return index;
 }
 
