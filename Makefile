@@ -79,3 +79,15 @@ override CFLAGS := $(filter-out -fexcess-precision=standard -Wno-format-truncati
 	-Wno-stringop-truncation -Wimplicit-fallthrough=3 -Wcast-function-type,$(CFLAGS)) \
 	-Wimplicit-fallthrough -Wno-ignored-attributes
 endif
+
+# ---------------------------------------------------------------------------
+# Benchmark (issue 5): bm25 vs GIN + ts_rank vs RUM vs Xapian on a corpus
+# built from Debian's documentation packages.  See docs/benchmarks.md.
+# ---------------------------------------------------------------------------
+bench:
+	test/bench/run.sh
+
+bench-small:
+	test/bench/run.sh --small
+
+.PHONY: bench bench-small

@@ -1,9 +1,11 @@
 /*
  * pgclient.c - timed top-10 queries against PostgreSQL for the benchmark.
  *
- *   pgclient lat CONNINFO ENGINE QUERIES OUT [MAXQ_PER_BUCKET]
- *       one persistent connection, one prepared statement; runs every query
- *       of QUERIES once, in file order, and writes per query
+ *   pgclient lat CONNINFO ENGINE QUERIES OUT [MAXQ_PER_BUCKET [WARMUP]]
+ *       one persistent connection, one prepared statement; runs the first
+ *       WARMUP queries untimed (a new backend's first queries load its
+ *       catalog caches and open the index), then every query of QUERIES
+ *       once, in file order, and writes per query
  *         qid  bucket  usec  nrows  id,id,...  score,score,...
  *       (nrows -1 and the error message instead of ids when it failed).
  *   pgclient qps CONNINFO ENGINE QUERIES CLIENTS SECONDS
@@ -146,10 +148,17 @@ param_of(const Query *q, const char *engine)
 }
 
 static int
-cmd_lat(const char *conninfo, const char *engine, const char *out, int maxper)
+cmd_lat(const char *conninfo, const char *engine, const char *out, int warmup)
 {
 	PGconn	   *conn = connect_prepare(conninfo, engine);
 	FILE	   *o = fopen(out, "w");
+
+	for (int i = 0; i < warmup && i < nqueries; i++)
+	{
+		const char *param = param_of(&queries[i], engine);
+
+		PQclear(PQexecPrepared(conn, "q", 1, &param, NULL, NULL, 0));
+	}
 
 	if (!o)
 	{
@@ -277,7 +286,7 @@ main(int argc, char **argv)
 	if (argc >= 6 && strcmp(argv[1], "lat") == 0)
 	{
 		load_queries(argv[4], argc > 6 ? atoi(argv[6]) : 0);
-		return cmd_lat(argv[2], argv[3], argv[5], 0);
+		return cmd_lat(argv[2], argv[3], argv[5], argc > 7 ? atoi(argv[7]) : 0);
 	}
 	if (argc == 7 && strcmp(argv[1], "qps") == 0)
 	{
@@ -285,7 +294,7 @@ main(int argc, char **argv)
 		return cmd_qps(argv[2], argv[3], atoi(argv[5]), atof(argv[6]));
 	}
 	fprintf(stderr,
-			"usage: pgclient lat CONNINFO ENGINE QUERIES OUT [MAXQ_PER_BUCKET]\n"
+			"usage: pgclient lat CONNINFO ENGINE QUERIES OUT [MAXQ_PER_BUCKET [WARMUP]]\n"
 			"       pgclient qps CONNINFO ENGINE QUERIES CLIENTS SECONDS\n");
 	return 2;
 }

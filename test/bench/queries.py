@@ -10,7 +10,9 @@
         NPER candidates whose number of distinct lexemes falls in the bucket
         (1 | 2-3 | 4-7 | 8+) and whose lexeme set was not seen before, and
         writes PREFIX.tsv (qid bucket text tsquery nlex) and PREFIX.lex.tsv
-        (qid bucket lexeme lexeme ...).
+        (qid bucket lexeme lexeme ...), and the same rows in the order the
+        timed passes run them (shuffled with a fixed seed, so that no bucket
+        always comes first) as PREFIX.run.tsv and PREFIX.run.lex.tsv.
 
 A candidate is a run of consecutive words of a random passage (random.Random
 with the given seed, so the same corpus gives the same queries); punctuation
@@ -82,20 +84,28 @@ def select(analyzed, nper, prefix):
             seen.add(key)
             got[b].append((copy_unescape(text), lex))
     qid = 0
-    with open(prefix + ".tsv", "w", encoding="utf-8") as q, \
-            open(prefix + ".lex.tsv", "w", encoding="utf-8") as x:
-        for b in BUCKETS:
-            if len(got[b]) < nper:
-                sys.exit("queries: only %d queries for bucket %s" %
-                         (len(got[b]), b))
-            for text, lex in got[b]:
-                qid += 1
-                q.write("%d\t%s\t%s\t%s\t%d\n" % (
+    rows = []
+    for b in BUCKETS:
+        if len(got[b]) < nper:
+            sys.exit("queries: only %d queries for bucket %s" %
+                     (len(got[b]), b))
+        for text, lex in got[b]:
+            qid += 1
+            rows.append((
+                "%d\t%s\t%s\t%s\t%d\n" % (
                     qid, b, copy_escape(text),
                     copy_escape(" | ".join(tsq_quote(l) for l in lex)),
-                    len(lex)))
-                x.write("%d\t%s\t%s\n" % (
-                    qid, b, "\t".join(copy_escape(l) for l in lex)))
+                    len(lex)),
+                "%d\t%s\t%s\n" % (
+                    qid, b, "\t".join(copy_escape(l) for l in lex))))
+    run = list(rows)
+    random.Random(7).shuffle(run)
+    for suffix, lst in ((".", rows), (".run.", run)):
+        with open(prefix + suffix + "tsv", "w", encoding="utf-8") as q, \
+                open(prefix + suffix + "lex.tsv", "w", encoding="utf-8") as x:
+            for a, b in lst:
+                q.write(a)
+                x.write(b)
 
 
 def main():

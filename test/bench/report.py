@@ -4,7 +4,7 @@
     report.py RUN_DIR RESULTS_DIR
 
 Reads RUN_DIR/{meta,build,qps,exact}.tsv, RUN_DIR/queries.tsv and
-RUN_DIR/lat/ENGINE.rROUND.tsv (round 0 cold, the others warm) and writes
+RUN_DIR/lat/ENGINE.rROUND.PASS.tsv (round 0 cold, the others warm) and writes
 RESULTS_DIR/results.json (machine-readable) and RESULTS_DIR/results.md
 (tables), and prints the tables.
 
@@ -111,15 +111,16 @@ def main():
     timed = collections.Counter()
     rounds = set()
     for path in sorted(glob.glob(os.path.join(run, "lat", "*.r*.tsv"))):
-        m = re.match(r"(\w+)\.r(\d+)\.tsv$", os.path.basename(path))
-        eng, rnd = m.group(1), int(m.group(2))
+        m = re.match(r"(\w+)\.r(\d+)\.(\d+)\.tsv$", os.path.basename(path))
+        eng, rnd, sub = m.group(1), int(m.group(2)), int(m.group(3))
         rounds.add(rnd)
         phase = "cold" if rnd == 0 else "warm"
         for r in read_tsv(path):
             r += [""] * (6 - len(r))
             qid, b, us, n = r[0], r[1], float(r[2]), int(r[3])
             lat[(eng, phase, b)].append(us)
-            timed[(eng, rnd)] += 1
+            if sub == 0:
+                timed[(eng, rnd)] += 1
             if n < 0:
                 errors[eng].append("q%s round %d: %s" % (qid, rnd, r[4]))
                 continue
@@ -128,10 +129,10 @@ def main():
                 expected_rows_bad[eng].append(
                     "q%s round %d: %d rows, %d expected" %
                     (qid, rnd, n, min(10, nmatch)))
-            else:
+            elif sub == 0:
                 answered[(eng, rnd)] += 1
             ids = ids_of(r[4])
-            if rnd == max(1, min(rounds)) or rnd == 1:
+            if rnd == 1 and sub == 0:
                 if ex_ids:
                     overlap[(eng, b)].append(
                         len(set(ids) & set(ex_ids)) / float(len(ex_ids)))

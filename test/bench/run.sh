@@ -16,6 +16,9 @@
 #   --slow-cap N            at most N queries per bucket for gin and rum in
 #                           the timed rounds (BENCH_SLOW_CAP; 0 = all)
 #   --qps-seconds S         length of each 2-client QPS run (BENCH_QPS_SECONDS)
+#   --fast-extra N          extra alternating bm25 / Xapian passes per warm
+#                           round (BENCH_FAST_EXTRA; full 3, small 0): those
+#                           two are close and a pass takes a second or two
 #   --docs N                use only the first N passages of the corpus
 #   --corpus FILE           use this TSV (id source title body) instead of
 #                           building one (e.g. a synthetic one from synth)
@@ -50,6 +53,7 @@ ROUNDS=${BENCH_ROUNDS:-}
 PER_BUCKET=${BENCH_PER_BUCKET:-}
 SLOW_CAP=${BENCH_SLOW_CAP:-}
 QPS_SECONDS=${BENCH_QPS_SECONDS:-}
+FAST_EXTRA=${BENCH_FAST_EXTRA:-}
 DOCS=${BENCH_DOCS:-0}
 CORPUS=${BENCH_CORPUS:-}
 DIR=${BENCH_DIR:-}
@@ -63,6 +67,7 @@ while (($#)); do
 		--per-bucket) PER_BUCKET=$2; shift ;;
 		--slow-cap) SLOW_CAP=$2; shift ;;
 		--qps-seconds) QPS_SECONDS=$2; shift ;;
+		--fast-extra) FAST_EXTRA=$2; shift ;;
 		--docs) DOCS=$2; shift ;;
 		--corpus) CORPUS=$2; shift ;;
 		--dir) DIR=$2; shift ;;
@@ -75,14 +80,14 @@ while (($#)); do
 done
 
 if ((SMALL)); then
-	: "${ROUNDS:=1}" "${PER_BUCKET:=5}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=1}"
+	: "${ROUNDS:=1}" "${PER_BUCKET:=5}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=1}" "${FAST_EXTRA:=0}"
 	: "${PORT:=54392}" "${DIR:=/tmp/bm25-bench-$(id -un)-small}"
 	((DOCS > 0)) || DOCS=20000
 	PUBLISH=0
 	SOURCES=pgdocs,python,handbook,perl
 	SHARED_BUFFERS=256MB
 else
-	: "${ROUNDS:=3}" "${PER_BUCKET:=200}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=10}"
+	: "${ROUNDS:=3}" "${PER_BUCKET:=200}" "${SLOW_CAP:=0}" "${QPS_SECONDS:=10}" "${FAST_EXTRA:=3}"
 	: "${PORT:=54391}" "${DIR:=/tmp/bm25-bench-$(id -un)}"
 	SOURCES=pgdocs,python,handbook,linux,perl,man,wordnet,gcide
 	SHARED_BUFFERS=2GB
@@ -339,6 +344,8 @@ sql "CREATE TABLE cand (cid int, bucket text, q text)"
 $PYTHON "$BENCH_SRC/queries.py" select "$RUN/cand_lex.tsv" "$PER_BUCKET" "$RUN/queries"
 QUERIES=$RUN/queries.tsv
 QLEX=$RUN/queries.lex.tsv
+QUERIES_RUN=$RUN/queries.run.tsv        # the same, in run order
+QLEX_RUN=$RUN/queries.run.lex.tsv
 cp "$QUERIES" "$RESULTS/queries.tsv"
 awk -F'\t' '{n[$2]++; s[$2]+=$5} END {for (b in n) printf "bucket %s: %d queries, %.1f lexemes on average\n", b, n[b], s[b]/n[b]}' "$QUERIES" | sort
 
@@ -353,18 +360,23 @@ COLD_METHOD="server restart + echo 3 > /proc/sys/vm/drop_caches before each engi
 drop_caches || COLD_METHOD="server restart only (no permission to drop the page cache)"
 echo "cold: $COLD_METHOD"
 
-lat_pass() # engine round
+# A pass: one client (one connection / one Database), every query once in
+# run order.  Warm passes first run 10 queries untimed: a new backend's (or
+# Database's) first queries load catalog caches and open the index, which a
+# long-lived connection does once.
+lat_pass() # engine round pass
 {
-	local e=$1 r=$2 cap=0 out=$RUN/lat/$1.r$2.tsv
+	local e=$1 r=$2 k=$3 cap=0 out=$RUN/lat/$1.r$2.$3.tsv warm=10
 	case $e in gin|rum) cap=$SLOW_CAP ;; esac
+	((r > 0)) || warm=0
 	local t0
 	t0=$(now)
 	if [[ $e == xapian ]]; then
-		"$XBENCH" lat "$XDB" "$QLEX" "$out"
+		"$XBENCH" lat "$XDB" "$QLEX_RUN" "$out" "$warm"
 	else
-		"$PGCLIENT" lat "$CONN" "$e" "$QUERIES" "$out" "$cap"
+		"$PGCLIENT" lat "$CONN" "$e" "$QUERIES_RUN" "$out" "$cap" "$warm"
 	fi
-	printf '  %-6s round %d: %s s\n' "$e" "$r" "$(elapsed "$t0")"
+	printf '  %-6s round %d pass %d: %s s\n' "$e" "$r" "$k" "$(elapsed "$t0")"
 }
 
 for ((r = 0; r <= ROUNDS; r++)); do
@@ -380,8 +392,14 @@ for ((r = 0; r <= ROUNDS; r++)); do
 			drop_caches || true
 			pg_start
 		fi
-		lat_pass "$e" "$r"
+		lat_pass "$e" "$r" 0
 	done
+	if ((r > 0)); then
+		for ((k = 1; k <= FAST_EXTRA; k++)); do
+			if (((r + k) % 2)); then pair=(bm25 xapian); else pair=(xapian bm25); fi
+			for e in "${pair[@]}"; do lat_pass "$e" "$r" "$k"; done
+		done
+	fi
 done
 
 log "QPS, 2 concurrent clients, ${QPS_SECONDS}s each, 2 interleaved passes"
@@ -390,9 +408,9 @@ QPS=$RUN/qps.tsv
 for rep in 1 2; do
 	for e in "${ENGINES[@]}"; do
 		if [[ $e == xapian ]]; then
-			out=$("$XBENCH" qps "$XDB" "$QLEX" 2 "$QPS_SECONDS")
+			out=$("$XBENCH" qps "$XDB" "$QLEX_RUN" 2 "$QPS_SECONDS")
 		else
-			out=$("$PGCLIENT" qps "$CONN" "$e" "$QUERIES" 2 "$QPS_SECONDS")
+			out=$("$PGCLIENT" qps "$CONN" "$e" "$QUERIES_RUN" 2 "$QPS_SECONDS")
 		fi
 		printf '  %-6s pass %d: %s\n' "$e" "$rep" "$out"
 		printf '%s\t%s\t%s\n' "$e" "$rep" "$out" >>"$QPS"
@@ -413,6 +431,7 @@ log "report"
 	echo "cold_method	$COLD_METHOD"
 	echo "mode	$( ((SMALL)) && echo small || echo full)"
 	echo "rounds	$ROUNDS"
+	echo "fast_extra	$FAST_EXTRA"
 	echo "slow_cap	$SLOW_CAP"
 	echo "qps_seconds	$QPS_SECONDS"
 	echo "corpus	$(basename "$CORPUS")"
@@ -421,8 +440,13 @@ log "report"
 [[ -f $CORPUS.manifest ]] && cp "$CORPUS.manifest" "$RESULTS/corpus.manifest"
 $PYTHON "$BENCH_SRC/report.py" "$RUN" "$RESULTS"
 cp "$RUN/exact.tsv" "$RUN/build.tsv" "$RUN/qps.tsv" "$RUN/meta.tsv" "$RESULTS/"
-mkdir -p "$RESULTS/lat"
-cp "$RUN"/lat/*.tsv "$RESULTS/lat/"
+# every timed query: engine round pass qid bucket usec rows (ids and scores
+# stay in $RUN/lat)
+for f in "$RUN"/lat/*.tsv; do
+	b=$(basename "$f" .tsv)
+	IFS=. read -r e r k <<<"$b"
+	awk -F'\t' -v e="$e" -v r="${r#r}" -v k="$k" 'BEGIN { OFS = "\t" } { print e, r, k, $1, $2, $3, $4 }' "$f"
+done >"$RESULTS/latency.tsv"
 echo "total time: $(($(date +%s) - T_START)) s"
 if ((PUBLISH)); then
 	dest=$REPO_ROOT/docs/bench-results

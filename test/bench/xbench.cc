@@ -11,12 +11,12 @@
 //       CORPUS: "id \t source \t title \t body".  Xapian's own tokenizing:
 //       TermGenerator, english stemmer, STEM_ALL, english stop words, no
 //       positions.  Times reading + tokenizing + indexing + commit.
-//   xbench lat DBDIR QLEX OUT
+//   xbench lat DBDIR QLEX OUT [WARMUP]
 //       QLEX: "qid \t bucket \t lex \t lex ...".  In-process: for each query
 //       an Enquire with BM25Weight(k1=1.2, k2=0, k3=1, b=0.75,
 //       min_normlen=0), OR of the lexemes, docid order ascending for ties,
 //       get_mset(0, 10).  Writes "qid bucket usec nrows ids scores" like
-//       pgclient.
+//       pgclient; the first WARMUP queries are run untimed first.
 //   xbench qps DBDIR QLEX THREADS SECONDS
 //       THREADS threads, each with its own Database, cycling through the
 //       queries from different offsets.
@@ -284,11 +284,20 @@ make_enquire(Xapian::Database &db, const Q &q)
 }
 
 static int
-cmd_lat(const char *dbdir, const char *qlex, const char *out)
+cmd_lat(const char *dbdir, const char *qlex, const char *out, int warmup)
 {
 	vector<Q> qs = load_qlex(qlex);
 	Xapian::Database db(dbdir);
 	FILE *o = fopen(out, "w");
+
+	for (int i = 0; i < warmup && i < (int) qs.size(); i++)
+	{
+		Xapian::Enquire enq = make_enquire(db, qs[i]);
+		Xapian::MSet m = enq.get_mset(0, 10);
+
+		for (auto it = m.begin(); it != m.end(); ++it)
+			(void) *it;
+	}
 
 	for (const Q &q : qs)
 	{
@@ -507,8 +516,8 @@ main(int argc, char **argv)
 			return cmd_index(argv[2], argv[3]);
 		if (c == "index-text" && argc == 4)
 			return cmd_index_text(argv[2], argv[3]);
-		if (c == "lat" && argc == 5)
-			return cmd_lat(argv[2], argv[3], argv[4]);
+		if (c == "lat" && (argc == 5 || argc == 6))
+			return cmd_lat(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 0);
 		if (c == "qps" && argc == 6)
 			return cmd_qps(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
 		if (c == "exact" && (argc == 6 || argc == 8))
@@ -523,7 +532,7 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr,
 			"usage: xbench index POSTINGS DBDIR | index-text CORPUS DBDIR |\n"
-			"       lat DBDIR QLEX OUT | qps DBDIR QLEX THREADS SECONDS |\n"
+			"       lat DBDIR QLEX OUT [WARMUP] | qps DBDIR QLEX THREADS SECONDS |\n"
 			"       exact POSTINGS QLEX TIDORDER OUT [K1 B]\n");
 	return 2;
 }
