@@ -194,8 +194,6 @@ typedef struct Bm25Mapped
 
 extern void bm25_map_segment(Relation index, const Bm25SegmentEntry *entry, Bm25Mapped *m);
 extern void bm25_unmap_segment(Bm25Mapped *m);
-extern const bm25_segment *bm25_segcache_get(Relation index, uint64 instance,
-											 const Bm25SegmentEntry *entry);
 extern void bm25_segcache_forget(const Bm25RelFile *rf);
 extern Bm25IndexState *bm25_index_state(Relation index);
 

@@ -23,6 +23,14 @@
 #include "utils/memutils.h"
 #include BM25_EXPLAIN_HDR
 
+/* One visible candidate of a tie group. */
+typedef struct TieMember
+{
+	ItemPointerData visible;	/* the row version the snapshot sees */
+	ItemPointerData indexed;	/* the TID the index holds */
+	double		score;
+} TieMember;
+
 typedef struct Bm25TopkState
 {
 	CustomScanState css;
@@ -41,10 +49,20 @@ typedef struct Bm25TopkState
 	Bm25Prepared *prep;
 	bm25_hit   *hits;
 	uint64		nhits;
-	uint64		pos;
+	uint64		pos;			/* next rank to look at */
 	uint64		k;
 	bool		exhausted;
 	bool		empty;
+
+	/*
+	 * The current group of tied candidates, in the order they are returned:
+	 * by the visible row's ctid, which after a HOT update differs from the
+	 * TID the index holds (the chain's root).
+	 */
+	TieMember  *group;
+	int			group_len;
+	int			group_pos;
+	int			group_cap;
 
 	/* EXPLAIN ANALYZE counters */
 	int64		batches;
@@ -165,6 +183,8 @@ bm25_topk_start(Bm25TopkState *st)
 	st->hits = NULL;
 	st->nhits = 0;
 	st->pos = 0;
+	st->group = NULL;
+	st->group_len = st->group_pos = st->group_cap = 0;
 	st->k = Max(st->first_k, 1);
 	st->empty = false;
 
@@ -190,16 +210,103 @@ bm25_topk_start(Bm25TopkState *st)
 	bm25_topk_rank(st);
 }
 
+/* Fills the scan slot from the heap slot, with score in its column. */
+static TupleTableSlot *
+bm25_topk_fill(Bm25TopkState *st, TupleTableSlot *slot, double score)
+{
+	ExecClearTuple(slot);
+	for (int i = 0; i < st->ncols; i++)
+	{
+		AttrNumber	att = st->colattr[i];
+
+		if (i == st->score_col)
+		{
+			slot->tts_values[i] = Float8GetDatum(score);
+			slot->tts_isnull[i] = false;
+		}
+		else if (att > 0)
+			slot->tts_values[i] = slot_getattr(st->heapslot, att, &slot->tts_isnull[i]);
+		else if (att == TableOidAttributeNumber)
+		{
+			slot->tts_values[i] = ObjectIdGetDatum(RelationGetRelid(st->css.ss.ss_currentRelation));
+			slot->tts_isnull[i] = false;
+		}
+		else if (att < 0)
+			slot->tts_values[i] = slot_getsysattr(st->heapslot, att, &slot->tts_isnull[i]);
+		else
+		{
+			slot->tts_values[i] = ExecFetchSlotHeapTupleDatum(st->heapslot);
+			slot->tts_isnull[i] = false;
+		}
+	}
+	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * Fetches the version of the row at an index TID that the snapshot sees.
+ * The table AM overwrites the TID it is given with the found version's, so
+ * it works on a copy: the index TID (a HOT chain's root) must stay usable.
+ */
+static bool
+bm25_topk_fetch(Bm25TopkState *st, const ItemPointerData *tid)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+
+	return table_index_fetch_tuple(st->fetch, &t, st->css.ss.ps.state->es_snapshot,
+								   st->heapslot, &call_again, &all_dead);
+}
+
+/* Orders tie group members by visible ctid. */
+static int
+tie_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const TieMember *) a)->visible,
+							  (ItemPointer) &((const TieMember *) b)->visible);
+}
+
+/*
+ * Makes sure every candidate tied with rank pos is ranked, growing the
+ * batch as needed; returns the end (exclusive) of pos's tie group, or pos
+ * when there are no more candidates.
+ */
+static uint64
+bm25_topk_group_end(Bm25TopkState *st)
+{
+	for (;;)
+	{
+		uint64		j = st->pos;
+
+		if (st->pos >= st->nhits)
+		{
+			if (st->exhausted)
+				return st->pos;
+			st->k = st->k > PG_UINT64_MAX / 2 ? BM25_K_ALL : st->k * 2;
+			bm25_topk_rank(st);
+			continue;
+		}
+		while (j < st->nhits && st->hits[j].score == st->hits[st->pos].score)
+			j++;
+		if (j < st->nhits || st->exhausted)
+			return j;
+		/* the group may go on past this batch */
+		st->k = st->k > PG_UINT64_MAX / 2 ? BM25_K_ALL : st->k * 2;
+		bm25_topk_rank(st);
+	}
+}
+
 /*
  * Access method for ExecScan: the next visible candidate in rank order,
- * with its columns and score in the scan slot.
+ * with its columns and score in the scan slot.  Candidates are taken one
+ * group of equal scores at a time, so that ties come out in the visible
+ * rows' ctid order.
  */
 static TupleTableSlot *
 bm25_topk_next(ScanState *ss)
 {
 	Bm25TopkState *st = (Bm25TopkState *) ss;
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
-	Snapshot	snapshot = ss->ps.state->es_snapshot;
 
 	if (st->prep == NULL && !st->empty)
 		bm25_topk_start(st);
@@ -208,59 +315,64 @@ bm25_topk_next(ScanState *ss)
 
 	for (;;)
 	{
-		bm25_hit	hit;
-		ItemPointerData tid;
-		bool		call_again = false;
-		bool		all_dead = false;
-		bool		found;
+		uint64		end;
 
-		if (st->pos >= st->nhits)
-		{
-			if (st->exhausted)
-				return ExecClearTuple(slot);
-			st->k = st->k > PG_UINT64_MAX / 2 ? BM25_K_ALL : st->k * 2;
-			bm25_topk_rank(st);
-			if (st->pos >= st->nhits)
-				return ExecClearTuple(slot);
-		}
-		hit = st->hits[st->pos++];
 		CHECK_FOR_INTERRUPTS();
-
-		ItemPointerSet(&tid, BM25_TID_BLOCK(hit.tid), BM25_TID_OFFSET(hit.tid));
-		found = table_index_fetch_tuple(st->fetch, &tid, snapshot, st->heapslot,
-										&call_again, &all_dead);
-		if (!found)
+		if (st->group_pos < st->group_len)
 		{
+			TieMember  *m = &st->group[st->group_pos++];
+
+			/* same snapshot, same chain: finds the same version again */
+			if (bm25_topk_fetch(st, &m->indexed))
+				return bm25_topk_fill(st, slot, m->score);
+			continue;
+		}
+
+		end = bm25_topk_group_end(st);
+		if (end == st->pos)
+			return ExecClearTuple(slot);
+
+		if (end - st->pos == 1)
+		{
+			bm25_hit	hit = st->hits[st->pos++];
+			ItemPointerData tid;
+
+			ItemPointerSet(&tid, BM25_TID_BLOCK(hit.tid), BM25_TID_OFFSET(hit.tid));
+			if (bm25_topk_fetch(st, &tid))
+				return bm25_topk_fill(st, slot, hit.score);
 			st->invisible++;
 			continue;
 		}
 
-		ExecClearTuple(slot);
-		for (int i = 0; i < st->ncols; i++)
+		/* a tie group: find each member's visible version, then sort */
+		st->group_len = 0;
+		st->group_pos = 0;
+		if (end - st->pos > (uint64) st->group_cap)
 		{
-			AttrNumber	att = st->colattr[i];
+			MemoryContext old = MemoryContextSwitchTo(st->qctx);
 
-			if (i == st->score_col)
-			{
-				slot->tts_values[i] = Float8GetDatum(hit.score);
-				slot->tts_isnull[i] = false;
-			}
-			else if (att > 0)
-				slot->tts_values[i] = slot_getattr(st->heapslot, att, &slot->tts_isnull[i]);
-			else if (att == TableOidAttributeNumber)
-			{
-				slot->tts_values[i] = ObjectIdGetDatum(RelationGetRelid(ss->ss_currentRelation));
-				slot->tts_isnull[i] = false;
-			}
-			else if (att < 0)
-				slot->tts_values[i] = slot_getsysattr(st->heapslot, att, &slot->tts_isnull[i]);
-			else
-			{
-				slot->tts_values[i] = ExecFetchSlotHeapTupleDatum(st->heapslot);
-				slot->tts_isnull[i] = false;
-			}
+			st->group_cap = (int) Min(end - st->pos, (uint64) (MaxAllocSize / sizeof(TieMember)));
+			st->group = st->group ? repalloc(st->group, sizeof(TieMember) * st->group_cap)
+				: palloc(sizeof(TieMember) * st->group_cap);
+			MemoryContextSwitchTo(old);
 		}
-		return ExecStoreVirtualTuple(slot);
+		for (; st->pos < end; st->pos++)
+		{
+			bm25_hit	hit = st->hits[st->pos];
+			TieMember  *m = &st->group[st->group_len];
+
+			ItemPointerSet(&m->indexed, BM25_TID_BLOCK(hit.tid), BM25_TID_OFFSET(hit.tid));
+			if (!bm25_topk_fetch(st, &m->indexed))
+			{
+				st->invisible++;
+				continue;
+			}
+			m->visible = st->heapslot->tts_tid;
+			m->score = hit.score;
+			st->group_len++;
+		}
+		if (st->group_len > 1)
+			qsort(st->group, st->group_len, sizeof(TieMember), tie_cmp);
 	}
 }
 
@@ -303,6 +415,8 @@ bm25_topk_rescan(CustomScanState *node)
 	st->nhits = 0;
 	st->pos = 0;
 	st->empty = false;
+	st->group = NULL;
+	st->group_len = st->group_pos = st->group_cap = 0;
 	if (st->qctx)
 		MemoryContextReset(st->qctx);
 	ExecScanReScan(&node->ss);

@@ -5,8 +5,16 @@
  *
  * Segment files are immutable once published, so a mapping stays valid
  * for the life of the backend; a mapping survives even the unlink of its
- * file.  Entries whose segment left the manifest are dropped the next time
- * the index is opened, which bounds the cache by the live segments.
+ * file.  Entries whose segment left the manifest are dropped from the cache
+ * the next time the index is opened, which bounds the cache by the live
+ * segments; the write buffer's in-memory segment is replaced whenever the
+ * buffer changes.
+ *
+ * A dropped or replaced object may still be in use: a cursor suspended in
+ * the middle of a top-k scan keeps its view of the index across other
+ * queries of the same backend.  So cached objects are reference counted:
+ * every Bm25IndexState holds a reference until the memory context it lives
+ * in goes away, and a retired object is freed when its last reference is.
  *-------------------------------------------------------------------------
  */
 #include "bm25.h"
@@ -30,16 +38,32 @@ typedef struct SegCacheKey
 	uint64		segid;			/* 0: the write buffer's in-memory segment */
 } SegCacheKey;
 
-typedef struct SegCacheEntry
+/* One open segment: an mmap'd file or the write buffer built in memory. */
+typedef struct CachedSeg
 {
-	SegCacheKey key;
 	void	   *base;
 	size_t		len;
 	bm25_segment *seg;
 	bool		in_memory;		/* base is malloc'd, not mmap'd */
+	bool		retired;		/* out of the cache; freed when refs drops to 0 */
+	int			refs;			/* index states using it */
+} CachedSeg;
+
+typedef struct SegCacheEntry
+{
+	SegCacheKey key;
+	CachedSeg  *obj;
 	uint64		l0_generation;	/* for the write buffer: what it reflects */
 	uint64		l0_bytes;
 } SegCacheEntry;
+
+/* The references one Bm25IndexState holds, released with its context. */
+typedef struct StateRefs
+{
+	MemoryContextCallback cb;
+	int			n;
+	CachedSeg  *objs[FLEXIBLE_ARRAY_MEMBER];
+} StateRefs;
 
 static HTAB *segcache = NULL;
 
@@ -71,27 +95,73 @@ segcache_key(SegCacheKey *key, const Bm25RelFile *rf, uint64 instance, uint64 se
 	key->segid = segid;
 }
 
-/* Releases one entry's mapping (or buffer) and reader. */
+/* Frees a cached object's mapping (or buffer) and reader; never errors. */
 static void
-segcache_release(SegCacheEntry *e)
+cachedseg_free(CachedSeg *o)
 {
-	if (e->in_memory)
+	if (o->in_memory)
 	{
-		if (e->seg)
-			bm25_segment_close(e->seg);
-		free(e->base);
-		e->seg = NULL;
-		e->base = NULL;
+		if (o->seg)
+			bm25_segment_close(o->seg);
+		free(o->base);
 	}
 	else
 	{
 		Bm25Mapped	m;
 
-		m.base = e->base;
-		m.len = e->len;
-		m.seg = e->seg;
+		m.base = o->base;
+		m.len = o->len;
+		m.seg = o->seg;
 		bm25_unmap_segment(&m);
 	}
+	pfree(o);
+}
+
+/* Takes an object out of the cache; frees it unless someone still uses it. */
+static void
+cachedseg_retire(CachedSeg *o)
+{
+	o->retired = true;
+	if (o->refs == 0)
+		cachedseg_free(o);
+}
+
+/* A new cache object in TopMemoryContext. */
+static CachedSeg *
+cachedseg_new(void *base, size_t len, bm25_segment *seg, bool in_memory)
+{
+	CachedSeg  *o = MemoryContextAllocZero(TopMemoryContext, sizeof(CachedSeg));
+
+	o->base = base;
+	o->len = len;
+	o->seg = seg;
+	o->in_memory = in_memory;
+	return o;
+}
+
+/* Memory context callback: drops an index state's references. */
+static void
+state_refs_release(void *arg)
+{
+	StateRefs  *r = (StateRefs *) arg;
+
+	for (int i = 0; i < r->n; i++)
+	{
+		CachedSeg  *o = r->objs[i];
+
+		if (--o->refs == 0 && o->retired)
+			cachedseg_free(o);
+	}
+	r->n = 0;
+}
+
+/* Records that the state owning r uses o. */
+static const bm25_segment *
+state_refs_add(StateRefs *r, CachedSeg *o)
+{
+	o->refs++;
+	r->objs[r->n++] = o;
+	return o->seg;
 }
 
 /*
@@ -183,11 +253,11 @@ bm25_unmap_segment(Bm25Mapped *m)
 }
 
 /*
- * Returns the open reader of a manifest entry, mapping and validating the
+ * Returns the cached object of a manifest entry, mapping and validating the
  * file on first use in this backend.
  */
-const bm25_segment *
-bm25_segcache_get(Relation index, uint64 instance, const Bm25SegmentEntry *entry)
+static CachedSeg *
+segcache_get(Relation index, uint64 instance, const Bm25SegmentEntry *entry)
 {
 	Bm25RelFile rf = BM25_RELFILE(index);
 	SegCacheKey key;
@@ -199,15 +269,12 @@ bm25_segcache_get(Relation index, uint64 instance, const Bm25SegmentEntry *entry
 	segcache_key(&key, &rf, instance, entry->id);
 	e = hash_search(segcache, &key, HASH_FIND, NULL);
 	if (e)
-		return e->seg;
+		return e->obj;
 
 	bm25_map_segment(index, entry, &m);
 	e = hash_search(segcache, &key, HASH_ENTER, &found);
-	e->base = m.base;
-	e->len = m.len;
-	e->seg = m.seg;
-	e->in_memory = false;
-	return e->seg;
+	e->obj = cachedseg_new(m.base, m.len, m.seg, false);
+	return e->obj;
 }
 
 /* Growable in-memory output for the core writer. */
@@ -256,7 +323,7 @@ free_builder_cb(void *arg)
  * matching, ranking and statistics treat it exactly like a segment file.
  * Rebuilt only when the buffer changed since this backend last looked.
  */
-static const bm25_segment *
+static CachedSeg *
 segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
 {
 	Bm25RelFile rf = BM25_RELFILE(index);
@@ -276,7 +343,7 @@ segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
 	segcache_key(&key, &rf, meta->instance_id, 0);
 	e = hash_search(segcache, &key, HASH_FIND, NULL);
 	if (e && e->l0_generation == meta->l0_generation && e->l0_bytes == meta->l0_bytes)
-		return e->seg;
+		return e->obj;
 
 	if (bm25_builder_create(bp) != BM25_OK)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -300,16 +367,13 @@ segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
 	}
 
 	if (e)
-		segcache_release(e);
+		cachedseg_retire(e->obj);
 	else
 		e = hash_search(segcache, &key, HASH_ENTER, &found);
-	e->base = io.buf;
-	e->len = io.len;
-	e->seg = seg;
-	e->in_memory = true;
+	e->obj = cachedseg_new(io.buf, io.len, seg, true);
 	e->l0_generation = meta->l0_generation;
 	e->l0_bytes = meta->l0_bytes;
-	return seg;
+	return e->obj;
 }
 
 /* Drops cached segments of rf that the manifest no longer lists. */
@@ -338,7 +402,7 @@ segcache_prune(const Bm25RelFile *rf, const Bm25MetaPageData *meta)
 		}
 		if (!live)
 		{
-			segcache_release(e);
+			cachedseg_retire(e->obj);
 			hash_search(segcache, &e->key, HASH_REMOVE, NULL);
 		}
 	}
@@ -367,6 +431,7 @@ bm25_index_state(Relation index)
 	Oid			optcfg;
 	Bm25MetaLock ml;
 	char	   *volatile l0 = NULL;
+	StateRefs  *refs;
 
 	bm25_require_preload();
 
@@ -375,12 +440,18 @@ bm25_index_state(Relation index)
 	bm25_meta_lock(index, &ml, BUFFER_LOCK_SHARE);
 	st->meta = ml.meta;
 	st->segs = palloc0(sizeof(bm25_segment *) * (st->meta.nsegments + 1));
+	/* references are dropped when the memory holding this state goes */
+	refs = palloc0(offsetof(StateRefs, objs) + sizeof(CachedSeg *) * (st->meta.nsegments + 1));
+	refs->cb.func = state_refs_release;
+	refs->cb.arg = refs;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &refs->cb);
 	PG_TRY();
 	{
 		segcache_prune(&rf, &st->meta);
 		for (uint32 i = 0; i < st->meta.nsegments; i++)
-			st->segs[st->nsegs++] = bm25_segcache_get(index, st->meta.instance_id,
-													   &st->meta.segments[i]);
+			st->segs[st->nsegs++] =
+				state_refs_add(refs, segcache_get(index, st->meta.instance_id,
+												  &st->meta.segments[i]));
 		if (st->meta.l0_docs > 0)
 			l0 = bm25_l0_read(index, &st->meta);
 	}
@@ -394,7 +465,7 @@ bm25_index_state(Relation index)
 
 	if (l0 != NULL)
 	{
-		st->segs[st->nsegs++] = segcache_l0(index, &st->meta, l0);
+		st->segs[st->nsegs++] = state_refs_add(refs, segcache_l0(index, &st->meta, l0));
 		pfree(l0);
 	}
 

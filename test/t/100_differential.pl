@@ -58,11 +58,10 @@
 # Both kinds require the row count to be exactly min(k, qualifying - m)
 # (for WITH TIES: k plus the rows tied with the k-th).  When the order of
 # an intrinsically ordered plan (no total ORDER BY) is a correct answer but
-# its ties are not in ctid order, that is counted apart and asserted in a
-# TODO block: the top-k scan orders ties by the index entry's TID, which
-# for a HOT-updated row is the HOT chain's root, not the row's ctid (known
-# bug, see the end of the file).  A wrong row, score or count is never
-# tolerated.
+# its ties are not in ctid order, that is counted apart and asserted at the
+# end: the top-k scan must return ties in the visible rows' ctid order,
+# also for HOT-updated rows, whose index entry points at the chain's root.
+# A wrong row, score or count is never tolerated.
 use strict;
 use warnings;
 
@@ -609,7 +608,7 @@ sub check_one
 				problem($shape, $t->{run}, "$what: row $i is $got[$i][0], expected $exp[$i][0] (score $exp[$i][1], ORDER BY is total)\nplan:\n$plan");
 				return;
 			}
-			# the top-k scan's own tie order; see the TODO below
+			# the top-k scan's own tie order; asserted at the end
 			$tie_diff //= "$what: row $i is $got[$i][0], expected $exp[$i][0] (same score $exp[$i][1])";
 		}
 		my $rs = $refscore{ $got[$i][0] };
@@ -727,12 +726,9 @@ is($ndiff, 0, 'index path equals reference path for every query');
 ok(($stat{'limit'}{topk} // 0) > 0, 'ranked queries use the top-k scan');
 
 # ---------------------------------------------------------------------------
-# Known bug, TODO: the top-k scan breaks ties by the TID of the index entry,
-# which for a HOT-updated row is the root of its HOT chain, not the ctid of
-# the visible version.  Scores and row sets stay correct answers (checked
-# above), but the documented tie order "score desc, ctid asc" does not hold
-# for such rows, and LIMIT can then keep a different one of several tied
-# rows than ORDER BY score DESC, ctid would.
+# Ties after a HOT update: the index entry points at the HOT chain's root,
+# but the documented order is the visible row's ctid, so LIMIT must keep
+# the same tied rows as ORDER BY score DESC, ctid.
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres', q{
 CREATE TABLE hot (id int, cat int, body text) WITH (fillfactor = 50);
@@ -746,20 +742,15 @@ like($hot_plan, qr/BM25 Top-K/, 'HOT tie case uses the top-k scan');
 my $hot_got = $node->safe_psql('postgres', q{SET enable_sort = off;
 SELECT string_agg(ctid::text, ' ') FROM (SELECT ctid FROM hot WHERE body @@@ 'words'
  ORDER BY bm25_score(body, 'words') DESC LIMIT 3) t});
-TODO:
-{
-	local $TODO = 'top-k ties follow the HOT root TID, not the ctid (reported on issue 4)';
-	is($hot_got, '(0,1) (0,3) (0,4)', 'ties are in ctid order after a HOT update');
-	is($ntie, 0, 'the top-k scan returned every tie group in ctid order');
-}
+is($hot_got, '(0,1) (0,3) (0,4)', 'ties are in ctid order after a HOT update');
+is($ntie, 0, 'the top-k scan returned every tie group in ctid order');
 
 # ---------------------------------------------------------------------------
-# Known bug, kept as TODO so the rest stays green: a cursor over the top-k
-# scan keeps a per-backend cached view of the write buffer; when the buffer
-# changes and the same backend opens the index again before the cursor's
-# next ranking batch, the cached buffer segment is freed under the cursor
-# and the next FETCH crashes the backend (SIGSEGV).  Run on its own node
-# with restart_after_crash so the crash cannot disturb anything else.
+# A cursor over the top-k scan keeps its view of the index (including the
+# write buffer's in-memory segment) while the same backend runs other
+# queries that see a newer write buffer; the old view must stay valid
+# until the cursor is done (reference-counted cache).  Run on its own node
+# with restart_after_crash so a regression cannot disturb anything else.
 # ---------------------------------------------------------------------------
 my $crash = PostgreSQL::Test::Cluster->new('cursor_crash');
 $crash->init;
@@ -786,12 +777,8 @@ SELECT count(*) FROM t1 WHERE body @@@ 'apple';
 FETCH 5 FROM c;
 COMMIT;
 }, on_error_stop => 1);
-TODO:
-{
-	local $TODO = 'cursor over the top-k scan crashes after the write buffer changes (reported on issue 4)';
-	is($rc, 0, 'cursor FETCH after a write-buffer change in the same backend does not crash');
-	is(scalar(split /\n/, $out), 7, 'cursor returns 1 + count + 5 rows');
-}
+is($rc, 0, 'cursor FETCH after a write-buffer change in the same backend does not crash');
+is(scalar(split /\n/, $out), 7, 'cursor returns 1 + count + 5 rows');
 $crash->poll_query_until('postgres', 'SELECT 1', '1');
 $crash->stop;
 
