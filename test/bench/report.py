@@ -282,6 +282,8 @@ def render(o):
                  m.get("rum"), m.get("bm25_commit"), m.get("mode"),
                  o["build"].get("docs", 0), o["checks"]["queries"],
                  m.get("rounds"), m.get("cold_method")))
+    if m.get("warning"):
+        L.append("\n**warning: %s**\n" % m["warning"])
     for ph in ("warm", "cold"):
         L.append("\n## Top-10 latency, %s (ms: p50 / p95 / p99)\n" % ph)
         L.append("| engine | " + " | ".join("%s term%s" % (b, "" if b == "1"

@@ -56,6 +56,7 @@ QPS_SECONDS=${BENCH_QPS_SECONDS:-}
 FAST_EXTRA=${BENCH_FAST_EXTRA:-}
 DOCS=${BENCH_DOCS:-0}
 CORPUS=${BENCH_CORPUS:-}
+CORPUS_GIVEN=${BENCH_CORPUS:+1}
 DIR=${BENCH_DIR:-}
 PORT=${BENCH_PORT:-}
 SEED=${BENCH_SEED:-20240501}
@@ -69,7 +70,7 @@ while (($#)); do
 		--qps-seconds) QPS_SECONDS=$2; shift ;;
 		--fast-extra) FAST_EXTRA=$2; shift ;;
 		--docs) DOCS=$2; shift ;;
-		--corpus) CORPUS=$2; shift ;;
+		--corpus) CORPUS=$2; CORPUS_GIVEN=1; shift ;;
 		--dir) DIR=$2; shift ;;
 		--port) PORT=$2; shift ;;
 		--no-publish) PUBLISH=0 ;;
@@ -135,6 +136,9 @@ if [[ ! -e $($PG_BINDIR/pg_config --pkglibdir)/bm25.so ]]; then
 	log "make install (bm25 not installed)"
 	make -C "$REPO_ROOT" -s && make -C "$REPO_ROOT" -s install
 fi
+
+SO=$($PG_BINDIR/pg_config --pkglibdir)/bm25.so
+SO_MD5=$(md5sum "$SO" | cut -d' ' -f1)
 
 # PostgreSQL refuses to run as root: the server runs as $BM25_USER then.
 if is_root; then
@@ -325,6 +329,10 @@ log "export analyzed terms (to_tsvector lexemes and counts)"
 POSTINGS=$RUN/postings.tsv
 "${PSQL[@]}" -c "\\copy (WITH capped AS (SELECT DISTINCT g.id FROM fts_gin g, unnest(g.tsv) t WHERE array_length(t.positions, 1) >= 255 OR t.positions[array_length(t.positions, 1)] >= 16383) SELECT g.id, t.lexeme, array_length(t.positions, 1) FROM fts_gin g, unnest(g.tsv) t WHERE g.id NOT IN (SELECT id FROM capped) UNION ALL SELECT d.id, l, count(*) FROM docs d JOIN capped USING (id), ts_debug('english', d.body) x, unnest(x.lexemes) l GROUP BY d.id, l) TO '$POSTINGS'"
 ls -l "$POSTINGS"
+if ((!SMALL)) && [[ -z ${CORPUS_GIVEN:-} ]]; then
+	log "fit the synthetic generator to this corpus ($DIR/fit)"
+	$PYTHON "$BENCH_SRC/synth_fit.py" "$POSTINGS" "$DIR/fit"
+fi
 
 log "build: Xapian (pre-analyzed terms, tokenizing excluded)"
 XDB=$RUN/xapian.db
@@ -427,7 +435,10 @@ log "report"
 	echo "xapian	$(dpkg-query -W -f='${Version}' libxapian-dev)"
 	echo "rum	$(dpkg-query -W -f='${Version}' postgresql-15-rum)"
 	echo "bm25_commit	$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	echo "bm25_so_md5	$(md5sum "$($PG_BINDIR/pg_config --pkglibdir)/bm25.so" | cut -d' ' -f1)"
+	echo "bm25_so_md5	$SO_MD5"
+	if [[ $(md5sum "$SO" | cut -d' ' -f1) != "$SO_MD5" ]]; then
+		echo "warning	bm25.so was reinstalled during the run: passes after a server restart may have used another build"
+	fi
 	echo "cold_method	$COLD_METHOD"
 	echo "mode	$( ((SMALL)) && echo small || echo full)"
 	echo "rounds	$ROUNDS"

@@ -13,51 +13,58 @@ Writes
 The Zipf exponent s is the least-squares slope of log cf against log rank
 over ranks 10..min(terms, 100000) (the head and the hapax tail bend away
 from a straight line); Heaps' law V = k * T^beta is fitted on the vocabulary
-size reached after 1/16, 1/8, ..., all of the tokens, in id order.
+size of 1/16, 1/8, 1/4, 1/2 and all of the documents, taken in a fixed
+pseudo-random order (CRC-32 of the id), since the sources' vocabularies
+differ and id order would make growth look linear.
 """
 
 import collections
 import math
 import os
 import sys
+import zlib
+
+
+def bucket_of(doc_id):
+    """A fixed pseudo-random bucket 0..15 of a document (not Python's
+    salted hash(), so the fit is reproducible)."""
+    return zlib.crc32(doc_id.encode()) & 15
 
 
 def main():
     post, outdir = sys.argv[1], sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
     cf = collections.Counter()
-    dl = collections.Counter()
-    heaps = []                      # (tokens so far, distinct so far)
-    cur, curlen, tokens = None, 0, 0
-    rows = []
+    doclen = collections.Counter()      # id -> tokens (rows of a document
+    first = {}                          # need not be adjacent)
+    # Heaps' law on documents in random order: lexeme -> smallest bucket of
+    # a document containing it; the vocabulary of buckets < k is then the
+    # lexemes whose smallest bucket is < k.
+    tokens = 0
     with open(post, encoding="utf-8") as f:
         for line in f:
             i, lex, tf = line.rstrip("\n").split("\t")
-            rows.append(None)       # count only
             tf = int(tf)
-            if i != cur:
-                if cur is not None:
-                    dl[curlen] += 1
-                cur, curlen = i, 0
-            curlen += tf
+            doclen[i] += tf
             tokens += tf
             cf[lex] += tf
-    if cur is not None:
-        dl[curlen] += 1
-    del rows
-    # Heaps points: second pass, vocabulary growth in id order
-    marks = [tokens >> k for k in range(4, -1, -1)]
-    seen = set()
-    t = 0
-    mi = 0
-    with open(post, encoding="utf-8") as f:
-        for line in f:
-            _, lex, tf = line.rstrip("\n").split("\t")
-            seen.add(lex)
-            t += int(tf)
-            while mi < len(marks) and t >= marks[mi]:
-                heaps.append((t, len(seen)))
-                mi += 1
+            bk = bucket_of(i)
+            if first.get(lex, 16) > bk:
+                first[lex] = bk
+    dl = collections.Counter(doclen.values())
+    tok_b = [0] * 16
+    for i, n in doclen.items():
+        tok_b[bucket_of(i)] += n
+    voc_b = [0] * 16
+    for bk in first.values():
+        voc_b[bk] += 1
+    heaps = []
+    t = v = 0
+    for k in range(16):
+        t += tok_b[k]
+        v += voc_b[k]
+        if k in (0, 1, 3, 7, 15):
+            heaps.append((t, v))
     vocab = sorted(cf.items(), key=lambda kv: (-kv[1], kv[0]))
     with open(os.path.join(outdir, "vocab.tsv"), "w", encoding="utf-8") as o:
         for r, (lex, c) in enumerate(vocab, 1):
