@@ -141,6 +141,8 @@ extern void bm25_segment_from_builder(Relation index, bm25_builder *b, uint64 se
 									  Bm25SegmentEntry *entry, bool wal);
 extern void bm25_publish(Relation index, Bm25MetaLock *ml,
 						 const uint64 *obsolete, int nobsolete);
+extern void bm25_remove_unlisted(Relation index, const Bm25MetaPageData *meta);
+extern void bm25_cleanup_files(Relation index);
 
 /* ----- sidecar files (segment/sidecar.c) ----- */
 typedef struct Bm25FileWriter

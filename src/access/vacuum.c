@@ -121,7 +121,8 @@ bm25_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 /*
  * amvacuumcleanup: turns the write buffer into a segment (so autovacuum
- * keeps searches on the fast path) and reports size and entry count.
+ * keeps searches on the fast path), removes segment files a crash left
+ * unlisted, and reports size and entry count.
  */
 IndexBulkDeleteResult *
 bm25_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -132,6 +133,7 @@ bm25_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		return stats;
 	bm25_require_preload();
 	bm25_flush_l0(info->index, true);
+	bm25_cleanup_files(info->index);
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	bm25_meta_read(info->index, &meta);

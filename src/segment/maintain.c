@@ -9,9 +9,10 @@
  *	 2. WAL-log the new metapage listing them (the publication);
  *	 3. flush that WAL, then unlink and WAL-log the removal of files the
  *	    new manifest no longer lists.
- * A crash before 2 leaves unlisted files (ignored, and overwritten or swept
- * later); a crash between 2 and 3 leaves unlisted old files; never a
- * listed file that is missing.  bm25.debug_fault injects crashes between
+ * A crash before 2 leaves unlisted files, a crash between 2 and 3 leaves
+ * unlisted old files, never a listed file that is missing; unlisted files
+ * are ignored by readers and removed by the next publication or VACUUM
+ * (bm25_remove_unlisted).  bm25.debug_fault injects crashes between
  * the steps for the TAP tests.
  *
  * The metapage is held exclusively throughout, so these run one at a time
@@ -20,7 +21,10 @@
  */
 #include "bm25.h"
 
+#include <dirent.h>
+
 #include "access/xlog.h"
+#include "storage/fd.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
@@ -97,6 +101,51 @@ bm25_segment_from_builder(Relation index, bm25_builder *b, uint64 segid,
 }
 
 /*
+ * Removes every segment file of the index's directory that the manifest in
+ * ml (held exclusively, already durable) does not list: leftovers of a
+ * crash between writing and publishing, or between publishing and
+ * unlinking.  Nothing else writes files while the metapage is held, and
+ * readers map files under the share lock, so none is in use or on its way.
+ */
+void
+bm25_remove_unlisted(Relation index, const Bm25MetaPageData *meta)
+{
+	Bm25RelFile rf = BM25_RELFILE(index);
+	char	   *dir = bm25_sidecar_dir(&rf);
+	DIR		   *d;
+	struct dirent *de;
+	List	   *stale = NIL;
+	ListCell   *lc;
+
+	d = AllocateDir(dir);
+	if (d == NULL)
+		return;
+	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
+	{
+		uint64		id;
+		char		tail[8];
+		bool		listed = false;
+
+		if (sscanf(de->d_name, "seg_" UINT64_FORMAT ".bm2%7s", &id, tail) != 2 ||
+			strcmp(tail, "5") != 0)
+			continue;
+		for (uint32 i = 0; i < meta->nsegments; i++)
+			if (meta->segments[i].id == id)
+				listed = true;
+		if (!listed)
+		{
+			uint64	   *p = palloc(sizeof(uint64));
+
+			*p = id;
+			stale = lappend(stale, p);
+		}
+	}
+	FreeDir(d);
+	foreach(lc, stale)
+		bm25_sidecar_unlink(index, *(uint64 *) lfirst(lc), true);
+}
+
+/*
  * Publishes the manifest in ml (held exclusively), then removes the files
  * it dropped: steps 2 and 3 of the protocol above.
  */
@@ -107,13 +156,24 @@ bm25_publish(Relation index, Bm25MetaLock *ml, const uint64 *obsolete, int nobso
 
 	bm25_fault("before_publish");
 	lsn = bm25_meta_update(index, ml);
-	if (nobsolete == 0)
-		return;
 	if (!XLogRecPtrIsInvalid(lsn))
 		XLogFlush(lsn);
-	bm25_fault("after_publish");
+	if (nobsolete > 0)
+		bm25_fault("after_publish");
 	for (int i = 0; i < nobsolete; i++)
 		bm25_sidecar_unlink(index, obsolete[i], true);
+	bm25_remove_unlisted(index, &ml->meta);
+}
+
+/* Removes unlisted files under the metapage lock (VACUUM's cleanup). */
+void
+bm25_cleanup_files(Relation index)
+{
+	Bm25MetaLock ml;
+
+	bm25_meta_lock(index, &ml, BUFFER_LOCK_EXCLUSIVE);
+	bm25_remove_unlisted(index, &ml.meta);
+	bm25_meta_unlock(&ml);
 }
 
 /*
