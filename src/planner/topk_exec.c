@@ -267,9 +267,11 @@ tie_cmp(const void *a, const void *b)
 }
 
 /*
- * Makes sure every candidate tied with rank pos is ranked, growing the
- * batch as needed; returns the end (exclusive) of pos's tie group, or pos
- * when there are no more candidates.
+ * Makes sure every candidate of rank pos's tie group is ranked, growing the
+ * batch as needed; returns the end (exclusive) of the group, or pos when
+ * there are no more candidates.  A group is the run of candidates with
+ * equal score and the same heap block: a HOT chain never leaves its page,
+ * so the visible ctid can reorder ties only within one block.
  */
 static uint64
 bm25_topk_group_end(Bm25TopkState *st)
@@ -286,7 +288,8 @@ bm25_topk_group_end(Bm25TopkState *st)
 			bm25_topk_rank(st);
 			continue;
 		}
-		while (j < st->nhits && st->hits[j].score == st->hits[st->pos].score)
+		while (j < st->nhits && st->hits[j].score == st->hits[st->pos].score &&
+			   BM25_TID_BLOCK(st->hits[j].tid) == BM25_TID_BLOCK(st->hits[st->pos].tid))
 			j++;
 		if (j < st->nhits || st->exhausted)
 			return j;
@@ -299,8 +302,8 @@ bm25_topk_group_end(Bm25TopkState *st)
 /*
  * Access method for ExecScan: the next visible candidate in rank order,
  * with its columns and score in the scan slot.  Candidates are taken one
- * group of equal scores at a time, so that ties come out in the visible
- * rows' ctid order.
+ * group of equal scores in one heap block at a time, so that ties come
+ * out in the visible rows' ctid order.
  */
 static TupleTableSlot *
 bm25_topk_next(ScanState *ss)
