@@ -27,6 +27,18 @@
 #                           cached there
 #   --port P                server port (BENCH_PORT; 54391, small 54392)
 #   --no-publish            do not copy the results to docs/bench-results/
+#   --bm25 tree|head|installed
+#                           which bm25 to measure (BENCH_BM25; default tree):
+#                           tree = this working tree as it is (tracked and
+#                           untracked files, not build products), head = its
+#                           git HEAD, both built into a private copy of the
+#                           PostgreSQL installation; installed = the bm25
+#                           already installed (make install), also copied
+#
+# The server runs from a private copy of /usr/lib/postgresql/15 and
+# /usr/share/postgresql/15 under DIR/pgroot (PostgreSQL finds its lib and
+# share directories relative to its binaries), so another "make install"
+# during the run cannot change the build being measured.
 #
 # What it does: installs missing Debian packages (when root), builds the
 # corpus (test/bench/corpus.py), starts a private PostgreSQL 15 cluster with
@@ -60,6 +72,7 @@ CORPUS_GIVEN=${BENCH_CORPUS:+1}
 DIR=${BENCH_DIR:-}
 PORT=${BENCH_PORT:-}
 SEED=${BENCH_SEED:-20240501}
+BM25_FROM=${BENCH_BM25:-tree}
 
 while (($#)); do
 	case $1 in
@@ -74,6 +87,7 @@ while (($#)); do
 		--dir) DIR=$2; shift ;;
 		--port) PORT=$2; shift ;;
 		--no-publish) PUBLISH=0 ;;
+		--bm25) BM25_FROM=$2; shift ;;
 		-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 		*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -131,14 +145,6 @@ if ((${#missing[@]})); then
 fi
 PYTHON=/usr/bin/python3
 
-if [[ ! -e $($PG_BINDIR/pg_config --pkglibdir)/bm25.so ]]; then
-	is_root || die "bm25 is not installed (make install)"
-	log "make install (bm25 not installed)"
-	make -C "$REPO_ROOT" -s && make -C "$REPO_ROOT" -s install
-fi
-
-SO=$($PG_BINDIR/pg_config --pkglibdir)/bm25.so
-SO_MD5=$(md5sum "$SO" | cut -d' ' -f1)
 
 # PostgreSQL refuses to run as root: the server runs as $BM25_USER then.
 if is_root; then
@@ -157,6 +163,11 @@ fi
 
 mkdir -p "$DIR"
 chmod 755 "$DIR"
+[[ $BM25_FROM =~ ^(tree|head|installed)$ ]] || die "--bm25 must be tree, head or installed"
+if [[ $BM25_FROM != installed ]] && ! git -C "$REPO_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+	echo "run.sh: $REPO_ROOT is not a git work tree: measuring the installed bm25"
+	BM25_FROM=installed
+fi
 RUN=$DIR/run
 rm -rf "$RUN"
 mkdir -p "$RUN" "$RUN/lat" "$RUN/bin"
@@ -177,6 +188,46 @@ g++ -O2 -std=c++17 -ffp-contract=off -Wall -o "$RUN/bin/xbench" \
 gcc -O2 -Wall -o "$RUN/bin/synth" "$BENCH_SRC/synth.c" -lm
 PGCLIENT=$RUN/bin/pgclient
 XBENCH=$RUN/bin/xbench
+
+# ---------------------------------------------------------------------------
+# Private PostgreSQL installation with the bm25 to measure
+# ---------------------------------------------------------------------------
+PGROOT=$DIR/pgroot
+SYS_BINDIR=$PG_BINDIR
+rm -rf "$PGROOT"
+mkdir -p "$PGROOT/usr/lib/postgresql" "$PGROOT/usr/share/postgresql"
+cp -a /usr/lib/postgresql/15 "$PGROOT/usr/lib/postgresql/"
+cp -a /usr/share/postgresql/15 "$PGROOT/usr/share/postgresql/"
+PG_BINDIR=$PGROOT/usr/lib/postgresql/15/bin
+SO=$PGROOT/usr/lib/postgresql/15/lib/bm25.so
+case $BM25_FROM in
+	installed)
+		[[ -e $SO ]] || die "bm25 is not installed (make install), or use --bm25 tree"
+		BM25_DESC="installed ($(md5sum "$SO" | cut -c1-12))"
+		;;
+	tree|head)
+		log "build bm25 ($BM25_FROM) into $PGROOT"
+		SRC=$RUN/src
+		mkdir -p "$SRC"
+		if [[ $BM25_FROM == head ]]; then
+			git -C "$REPO_ROOT" archive HEAD | tar -x -C "$SRC"
+			BM25_DESC="head $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
+		else
+			git -C "$REPO_ROOT" ls-files -z -c -o --exclude-standard |
+				grep -z -v -E '(\.o|\.so|\.bc)$|^build/|^tmp_check/|^results' |
+				(cd "$REPO_ROOT" && tar --null -T - -c) | tar -x -C "$SRC"
+			BM25_DESC="tree $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+		fi
+		rm -f "$SO"
+		make -C "$SRC" -s -j"$(nproc)" PG_CONFIG="$SYS_BINDIR/pg_config" >"$RUN/bm25-build.log" 2>&1 ||
+			{ tail -30 "$RUN/bm25-build.log"; die "bm25 build failed"; }
+		make -C "$SRC" -s install PG_CONFIG="$SYS_BINDIR/pg_config" DESTDIR="$PGROOT" >>"$RUN/bm25-build.log" 2>&1 ||
+			{ tail -30 "$RUN/bm25-build.log"; die "bm25 install failed"; }
+		[[ -e $SO ]] || die "bm25 install did not produce $SO"
+		;;
+esac
+SO_MD5=$(md5sum "$SO" | cut -d' ' -f1)
+echo "bm25: $BM25_DESC, $SO"
 
 # ---------------------------------------------------------------------------
 # Corpus
@@ -212,6 +263,7 @@ fi
 rm -rf "$PGDATA" "$SOCK"
 mkdir -p "$SOCK"
 chown "$PGUSER_OS" "$DIR" "$SOCK" "$RUN" 2>/dev/null || true
+chmod -R a+rX "$PGROOT"
 log "initdb ($PGDATA, port $PORT)"
 as_pg initdb -D "$PGDATA" -U "$PGUSER_OS" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
 cat >>"$PGDATA/postgresql.conf" <<EOF
@@ -434,10 +486,11 @@ log "report"
 	echo "postgresql	$(sql 'SHOW server_version')"
 	echo "xapian	$(dpkg-query -W -f='${Version}' libxapian-dev)"
 	echo "rum	$(dpkg-query -W -f='${Version}' postgresql-15-rum)"
-	echo "bm25_commit	$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "bm25_so	$SO"
+	echo "bm25_commit	$BM25_DESC"
 	echo "bm25_so_md5	$SO_MD5"
 	if [[ $(md5sum "$SO" | cut -d' ' -f1) != "$SO_MD5" ]]; then
-		echo "warning	bm25.so was reinstalled during the run: passes after a server restart may have used another build"
+		echo "warning	the private bm25.so changed during the run"
 	fi
 	echo "cold_method	$COLD_METHOD"
 	echo "mode	$( ((SMALL)) && echo small || echo full)"

@@ -35,7 +35,7 @@ my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $log  = "$dir/run.log";
 
 my $t0 = time;
-my $rc = system("$root/test/bench/run.sh --small --dir $dir --port $port "
+my $rc = system("$root/test/bench/run.sh --small --bm25 installed --dir $dir --port $port "
 	  . "--no-publish > $log 2>&1");
 my $secs = time - $t0;
 my $out  = do { local (@ARGV, $/) = ($log); <> } // '';
