@@ -225,6 +225,7 @@ typedef struct Bm25Prepared
 } Bm25Prepared;
 
 extern Bm25Prepared *bm25_prepare(Bm25IndexState *state, const char *query, int len);
+extern Bm25Prepared *bm25_prepare_cached(Relation index, const char *query, int len);
 extern double bm25_score_text(const Bm25Prepared *p, const char *text, int len);
 extern bool bm25_match_text(const Bm25Prepared *p, const char *text, int len);
 

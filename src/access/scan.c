@@ -109,7 +109,6 @@ bm25_scan_compute(IndexScanDesc scan)
 {
 	Bm25ScanOpaque *so = (Bm25ScanOpaque *) scan->opaque;
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);
-	Bm25IndexState *state = bm25_index_state(scan->indexRelation);
 
 	so->ntids = 0;
 	so->tids = NULL;
@@ -145,12 +144,12 @@ bm25_scan_compute(IndexScanDesc scan)
 			qlen = VARSIZE_ANY_EXHDR(t);
 		}
 
-		p = bm25_prepare(state, q, qlen);
+		p = bm25_prepare_cached(scan->indexRelation, q, qlen);
 		memset(&sink, 0, sizeof(sink));
 		sink.ctx = so->ctx;
 		if (p->can_match)
 		{
-			status = bm25_match(p->ssegs, state->nsegs, &p->scorer, bm25_sink_add, &sink);
+			status = bm25_match(p->ssegs, p->state->nsegs, &p->scorer, bm25_sink_add, &sink);
 			if (status != BM25_OK)
 				bm25_report_status(status, scan->indexRelation, "matching a query");
 			if (sink.oom)

@@ -200,7 +200,7 @@ bm25_topk_start(Bm25TopkState *st)
 	if (q->indexoid != st->indexoid)
 		elog(ERROR, "bm25 top-k scan: query bound to index %u, scan uses index %u",
 			 q->indexoid, st->indexoid);
-	st->prep = bm25_prepare(bm25_index_state(st->index), q->query, BM25_QUERY_LEN(q));
+	st->prep = bm25_prepare_cached(st->index, q->query, BM25_QUERY_LEN(q));
 	MemoryContextSwitchTo(old);
 	if (!st->prep->can_match)
 	{

@@ -503,7 +503,7 @@ bm25_fn_prepare(FunctionCallInfo fcinfo, Bm25Query *q)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a bm25 index", RelationGetRelationName(index))));
-	cache->prepared = bm25_prepare(bm25_index_state(index), q->query, BM25_QUERY_LEN(q));
+	cache->prepared = bm25_prepare_cached(index, q->query, BM25_QUERY_LEN(q));
 	index_close(index, AccessShareLock);
 	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
@@ -594,7 +594,7 @@ bm25_matchsel(PG_FUNCTION_ARGS)
 		PG_RETURN_FLOAT8(sel);
 	if (index->rd_rel->relam == bm25_am_oid() && bm25_loaded_by_preload)
 	{
-		p = bm25_prepare(bm25_index_state(index), q->query, BM25_QUERY_LEN(q));
+		p = bm25_prepare_cached(index, q->query, BM25_QUERY_LEN(q));
 		if (!p->can_match || p->state->N == 0)
 			sel = 0.0;
 		else

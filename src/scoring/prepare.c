@@ -6,6 +6,8 @@
  */
 #include "bm25.h"
 
+#include "utils/memutils.h"
+
 /*
  * Analyzes query with the index's configuration and looks every term up in
  * every live segment, so that idf uses global document frequencies.
@@ -47,4 +49,178 @@ bm25_prepare(Bm25IndexState *state, const char *query, int len)
 	p->can_match = bm25_query_count(p->terms, p->nterms, BM25_MUST) +
 		bm25_query_count(p->terms, p->nterms, BM25_SHOULD) > 0;
 	return p;
+}
+
+/*
+ * Per-backend cache of prepared queries.
+ *
+ * A ranked query prepares its query twice per execution (selectivity at
+ * plan time, then the scan) and again on every execution; preparing means
+ * reading the index state (copying the write buffer), analyzing the query
+ * and looking every term up in every segment.  The cache keeps the result
+ * for a few recent (index, query) pairs and reuses it while the metapage,
+ * and the options that shape scoring, are byte for byte what they were: any
+ * change to the index (an insert, a conversion, a merge, VACUUM) changes the
+ * metapage, so a reused entry is exactly what preparing afresh would give.
+ *
+ * Entries are pinned by their users until the user's memory context goes
+ * away, so eviction never frees an entry a suspended cursor still uses.
+ */
+#define PREPCACHE_SIZE	16
+
+typedef struct PrepCacheEntry
+{
+	Oid			indexoid;
+	double		k1;
+	double		b;
+	char	   *config;			/* text_config option when prepared */
+	char	   *query;
+	int			len;
+	Bm25MetaPageData meta;		/* the metapage the state was read from */
+	MemoryContext cxt;			/* holds everything of the entry */
+	Bm25Prepared *prep;
+	int			pins;
+	bool		retired;
+	uint64		lastuse;
+} PrepCacheEntry;
+
+static PrepCacheEntry *prepcache[PREPCACHE_SIZE];
+static uint64 prepcache_clock = 0;
+
+/* Frees an entry that is out of the cache and no longer pinned. */
+static void
+prepcache_maybe_free(PrepCacheEntry *e)
+{
+	if (e->retired && e->pins == 0)
+		MemoryContextDelete(e->cxt);	/* the entry lives in it too */
+}
+
+/* Takes an entry out of the cache. */
+static void
+prepcache_retire(int slot)
+{
+	PrepCacheEntry *e = prepcache[slot];
+
+	prepcache[slot] = NULL;
+	e->retired = true;
+	prepcache_maybe_free(e);
+}
+
+/* Memory context callback: a user of the entry is done with it. */
+static void
+prepcache_unpin(void *arg)
+{
+	PrepCacheEntry *e = (PrepCacheEntry *) arg;
+
+	e->pins--;
+	prepcache_maybe_free(e);
+}
+
+/* Pins e for the lifetime of the current memory context. */
+static Bm25Prepared *
+prepcache_pin(PrepCacheEntry *e)
+{
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	e->pins++;
+	e->lastuse = ++prepcache_clock;
+	cb->func = prepcache_unpin;
+	cb->arg = e;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return e->prep;
+}
+
+/*
+ * Finds a still valid entry for (index, query), retiring a stale one;
+ * otherwise sets *victim to the slot to reuse and returns NULL.  Kept out
+ * of line: inlined into a function with PG_TRY its loop variable would be
+ * at risk from longjmp.
+ */
+static pg_noinline PrepCacheEntry *
+prepcache_lookup(Oid indexoid, const char *query, int len, double k1, double b,
+				 const char *config, const Bm25MetaPageData *meta, int *victim)
+{
+	PrepCacheEntry *e;
+
+	*victim = 0;
+	for (int i = 0; i < PREPCACHE_SIZE; i++)
+	{
+		e = prepcache[i];
+		if (e == NULL)
+		{
+			*victim = i;
+			continue;
+		}
+		if (e->indexoid == indexoid && e->len == len &&
+			memcmp(e->query, query, len) == 0)
+		{
+			if (e->k1 == k1 && e->b == b && strcmp(e->config, config) == 0 &&
+				memcmp(&e->meta, meta, sizeof(*meta)) == 0)
+				return e;
+			/* stale: the index changed since */
+			prepcache_retire(i);
+			*victim = i;
+			continue;
+		}
+		if (prepcache[*victim] != NULL && e->lastuse < prepcache[*victim]->lastuse)
+			*victim = i;
+	}
+	if (prepcache[*victim] != NULL)
+		prepcache_retire(*victim);
+	return NULL;
+}
+
+/*
+ * Returns query prepared against the current state of index, from the cache
+ * when nothing changed.  The result stays valid until the current memory
+ * context is reset or deleted.
+ */
+Bm25Prepared *
+bm25_prepare_cached(Relation index, const char *query, int len)
+{
+	Bm25MetaPageData meta;
+	double		k1;
+	double		b;
+	const char *config = bm25_options_config_name(index);
+	Oid			indexoid = RelationGetRelid(index);
+	int			victim;
+	MemoryContext cxt;
+	MemoryContext old;
+	PrepCacheEntry *e;
+
+	bm25_require_preload();
+	bm25_meta_read(index, &meta);
+	bm25_options_params(index, &k1, &b);
+	e = prepcache_lookup(indexoid, query, len, k1, b, config, &meta, &victim);
+	if (e != NULL)
+		return prepcache_pin(e);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "bm25 prepared query",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		e = palloc0(sizeof(PrepCacheEntry));
+		e->cxt = cxt;
+		e->indexoid = indexoid;
+		e->k1 = k1;
+		e->b = b;
+		e->config = pstrdup(config);
+		e->query = palloc(Max(len, 1));
+		memcpy(e->query, query, len);
+		e->len = len;
+		e->prep = bm25_prepare(bm25_index_state(index), query, len);
+		/* the snapshot the state really used, which may be newer than meta */
+		e->meta = e->prep->state->meta;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	prepcache[victim] = e;
+	return prepcache_pin(e);
 }
