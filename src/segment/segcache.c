@@ -318,6 +318,22 @@ free_builder_cb(void *arg)
 	*b = NULL;
 }
 
+/* The cached in-memory write buffer segment, if it reflects meta. */
+static CachedSeg *
+segcache_l0_lookup(Relation index, const Bm25MetaPageData *meta)
+{
+	Bm25RelFile rf = BM25_RELFILE(index);
+	SegCacheKey key;
+	SegCacheEntry *e;
+
+	segcache_init();
+	segcache_key(&key, &rf, meta->instance_id, 0);
+	e = hash_search(segcache, &key, HASH_FIND, NULL);
+	if (e && e->l0_generation == meta->l0_generation && e->l0_bytes == meta->l0_bytes)
+		return e->obj;
+	return NULL;
+}
+
 /*
  * Returns the write buffer of the index as an in-memory segment, so that
  * matching, ranking and statistics treat it exactly like a segment file.
@@ -453,7 +469,15 @@ bm25_index_state(Relation index)
 				state_refs_add(refs, segcache_get(index, st->meta.instance_id,
 												  &st->meta.segments[i]));
 		if (st->meta.l0_docs > 0)
-			l0 = bm25_l0_read(index, &st->meta);
+		{
+			CachedSeg  *cached = segcache_l0_lookup(index, &st->meta);
+
+			/* copy the buffer only when this backend has not seen it yet */
+			if (cached)
+				st->segs[st->nsegs++] = state_refs_add(refs, cached);
+			else
+				l0 = bm25_l0_read(index, &st->meta);
+		}
 	}
 	PG_CATCH();
 	{
