@@ -135,6 +135,16 @@ extern int	bm25_write_buffer_docs;
 extern char *bm25_debug_fault;
 
 extern void bm25_fault(const char *point);
+
+/* A malloc'd core builder tied to a memory context's lifetime. */
+typedef struct Bm25BuilderGuard
+{
+	bm25_builder *b;
+	MemoryContextCallback cb;
+} Bm25BuilderGuard;
+
+extern Bm25BuilderGuard *bm25_builder_guard_create(void);
+extern void bm25_builder_guard_renew(Bm25BuilderGuard *g);
 extern void bm25_flush_l0(Relation index, bool force);
 extern void bm25_maybe_merge(Relation index);
 extern void bm25_segment_from_builder(Relation index, bm25_builder *b, uint64 segid,

@@ -19,7 +19,7 @@ typedef struct Bm25BuildState
 	Relation	index;
 	Bm25RelFile rf;
 	Oid			cfg;
-	bm25_builder *builder;
+	Bm25BuilderGuard *builder;	/* builder->b is the core builder */
 	Size		mem_budget;
 	MemoryContext tmpctx;
 	double		heap_tuples;
@@ -30,55 +30,24 @@ typedef struct Bm25BuildState
 	Bm25SegmentEntry *partials;
 } Bm25BuildState;
 
-/* Frees the malloc'd core builder when the build context goes away. */
-static void
-bm25_build_cleanup(void *arg)
-{
-	Bm25BuildState *bs = (Bm25BuildState *) arg;
-
-	if (bs->builder)
-		bm25_builder_free(bs->builder);
-	bs->builder = NULL;
-}
-
 /*
- * Writes the builder's documents as segment file segid and fills *entry;
- * the file is durable when this returns, and WAL-logged with wal (partial
- * segments of a spilling build are temporary and never logged).
+ * Writes the builder's documents as segment file segid and fills *entry,
+ * then empties the builder; the file is durable when this returns, and
+ * WAL-logged with wal (partial segments of a spilling build are temporary
+ * and never logged).
  */
 static void
 bm25_build_flush(Bm25BuildState *bs, uint64 segid, Bm25SegmentEntry *entry, bool wal)
 {
-	Bm25FileWriter w;
-	bm25_seg_summary sum;
-	int			status;
-
-	bm25_sidecar_begin(&w, &bs->rf, segid);
-	status = bm25_builder_write(bs->builder, &w.io, &sum);
-	bm25_sidecar_finish(&w, status, bs->index, wal);
-	entry->id = segid;
-	entry->file_size = sum.file_size;
-	entry->total_tokens = sum.total_tokens;
-	entry->ndocs = sum.ndocs;
-	entry->nterms = sum.nterms;
-
-	/*
-	 * A reset builder keeps its allocations (and reports them as held), so
-	 * start over with a fresh one: the memory really goes back.
-	 */
-	bm25_builder_free(bs->builder);
-	bs->builder = NULL;
-	if (bm25_builder_create(&bs->builder) != BM25_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+	bm25_segment_from_builder(bs->index, bs->builder->b, segid, entry, wal);
+	bm25_builder_guard_renew(bs->builder);
 }
 
 /* Spills the current builder contents to a new partial segment. */
 static void
 bm25_build_spill(Bm25BuildState *bs)
 {
-	if (bm25_builder_ndocs(bs->builder) == 0)
+	if (bm25_builder_ndocs(bs->builder->b) == 0)
 		return;
 	if (bs->npartials == bs->maxpartials)
 	{
@@ -108,7 +77,7 @@ bm25_build_callback(Relation index, ItemPointer tid, Datum *values,
 	bm25_analyze_doc(bs->cfg, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc);
 	if (doc.dl > 0)
 	{
-		status = bm25_builder_add_doc(bs->builder,
+		status = bm25_builder_add_doc(bs->builder->b,
 									  BM25_TID_MAKE(ItemPointerGetBlockNumber(tid),
 													ItemPointerGetOffsetNumber(tid)),
 									  doc.dl, doc.terms, doc.nterms);
@@ -119,7 +88,7 @@ bm25_build_callback(Relation index, ItemPointer tid, Datum *values,
 	if (status != BM25_OK)
 		bm25_report_status(status, bs->index, "adding a document");
 
-	if (bm25_builder_mem(bs->builder) > bs->mem_budget)
+	if (bm25_builder_mem(bs->builder->b) > bs->mem_budget)
 		bm25_build_spill(bs);
 }
 
@@ -179,7 +148,6 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	Bm25MetaPageData meta;
 	MemoryContext buildctx;
 	MemoryContext old;
-	MemoryContextCallback *cb;
 
 	bm25_require_preload();
 	bm25_check_persistence(index);
@@ -200,14 +168,7 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.next_segid = 1;
 	bs.maxpartials = 8;
 	bs.partials = palloc(sizeof(Bm25SegmentEntry) * bs.maxpartials);
-	if (bm25_builder_create(&bs.builder) != BM25_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	cb = palloc0(sizeof(MemoryContextCallback));
-	cb->func = bm25_build_cleanup;
-	cb->arg = &bs;
-	MemoryContextRegisterResetCallback(buildctx, cb);
+	bs.builder = bm25_builder_guard_create();	/* freed with buildctx */
 
 	bm25_sidecar_reset_dir(index);
 
@@ -233,7 +194,7 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			bm25_build_merge(&bs, &meta.segments[0]);
 		meta.nsegments = 1;
 	}
-	else if (bm25_builder_ndocs(bs.builder) > 0)
+	else if (bm25_builder_ndocs(bs.builder->b) > 0)
 	{
 		bm25_build_flush(&bs, bs.next_segid++, &meta.segments[0], true);
 		meta.nsegments = 1;

@@ -43,38 +43,58 @@ bm25_fault(const char *point)
 		elog(PANIC, "bm25 fault injection at \"%s\"", point);
 }
 
-/* A core builder freed with the current memory context, even on error. */
-typedef struct BuilderGuard
-{
-	bm25_builder *b;
-	MemoryContextCallback cb;
-} BuilderGuard;
-
-/* Reset callback of BuilderGuard. */
+/* Reset callback of Bm25BuilderGuard. */
 static void
 builder_guard_free(void *arg)
 {
-	BuilderGuard *g = (BuilderGuard *) arg;
+	Bm25BuilderGuard *g = (Bm25BuilderGuard *) arg;
 
 	if (g->b)
 		bm25_builder_free(g->b);
 	g->b = NULL;
 }
 
-/* Creates a guarded builder in the current memory context. */
-static BuilderGuard *
-builder_guard_create(void)
+/* A fresh core builder, or an out-of-memory error. */
+static bm25_builder *
+builder_new(void)
 {
-	BuilderGuard *g = palloc0(sizeof(BuilderGuard));
+	bm25_builder *b;
 
-	if (bm25_builder_create(&g->b) != BM25_OK)
+	if (bm25_builder_create(&b) != BM25_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
+	return b;
+}
+
+/*
+ * Creates a core builder freed with the current memory context, even when
+ * an error unwinds past it (the core allocates with malloc).
+ */
+Bm25BuilderGuard *
+bm25_builder_guard_create(void)
+{
+	Bm25BuilderGuard *g = palloc0(sizeof(Bm25BuilderGuard));
+
+	g->b = builder_new();
 	g->cb.func = builder_guard_free;
 	g->cb.arg = g;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &g->cb);
 	return g;
+}
+
+/*
+ * Starts the guarded builder over empty.  A reset builder keeps its
+ * allocations (and reports them as held), so it is replaced instead: the
+ * memory really goes back.
+ */
+void
+bm25_builder_guard_renew(Bm25BuilderGuard *g)
+{
+	if (g->b)
+		bm25_builder_free(g->b);
+	g->b = NULL;
+	g->b = builder_new();
 }
 
 /*
@@ -281,7 +301,7 @@ bm25_flush_l0(Relation index, bool force)
 	int			limit = bm25_options_write_buffer_docs(index);
 	MemoryContext ctx;
 	MemoryContext old;
-	BuilderGuard *g;
+	Bm25BuilderGuard *g;
 	char	   *bytes;
 	uint64		obsolete[BM25_MAX_SEGMENTS];
 	int			nobsolete = 0;
@@ -298,7 +318,7 @@ bm25_flush_l0(Relation index, bool force)
 	if (ml.meta.nsegments >= BM25_MAX_SEGMENTS)
 		merge_tail(index, &ml, 0, obsolete, &nobsolete);
 	bytes = bm25_l0_read(index, &ml.meta);
-	g = builder_guard_create();
+	g = bm25_builder_guard_create();
 	(void) bm25_l0_add_to_builder(index, bytes, ml.meta.l0_bytes, g->b);
 	bm25_segment_from_builder(index, g->b, ml.meta.next_segment_id++,
 							  &ml.meta.segments[ml.meta.nsegments], true);

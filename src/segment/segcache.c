@@ -307,17 +307,6 @@ memio_write(void *ctx, uint64_t offset, const void *data, size_t len)
 	return 0;
 }
 
-/* Frees a builder if an error escapes while it is alive. */
-static void
-free_builder_cb(void *arg)
-{
-	bm25_builder **b = (bm25_builder **) arg;
-
-	if (*b)
-		bm25_builder_free(*b);
-	*b = NULL;
-}
-
 /* The cached in-memory write buffer segment, if it reflects meta. */
 static CachedSeg *
 segcache_l0_lookup(Relation index, const Bm25MetaPageData *meta)
@@ -349,8 +338,7 @@ segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
 	MemIO		io = {NULL, 0, 0};
 	bm25_writer_io wio;
 	bm25_seg_summary sum;
-	bm25_builder **bp = palloc0(sizeof(bm25_builder *));
-	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	Bm25BuilderGuard *g;
 	bm25_segment *seg;
 	char		errbuf[256];
 	int			status;
@@ -361,17 +349,13 @@ segcache_l0(Relation index, const Bm25MetaPageData *meta, const char *bytes)
 	if (e && e->l0_generation == meta->l0_generation && e->l0_bytes == meta->l0_bytes)
 		return e->obj;
 
-	if (bm25_builder_create(bp) != BM25_OK)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	cb->func = free_builder_cb;
-	cb->arg = bp;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
-	(void) bm25_l0_add_to_builder(index, bytes, meta->l0_bytes, *bp);
+	g = bm25_builder_guard_create();
+	(void) bm25_l0_add_to_builder(index, bytes, meta->l0_bytes, g->b);
 	wio.ctx = &io;
 	wio.write = memio_write;
-	status = bm25_builder_write(*bp, &wio, &sum);
-	bm25_builder_free(*bp);
-	*bp = NULL;
+	status = bm25_builder_write(g->b, &wio, &sum);
+	bm25_builder_free(g->b);
+	g->b = NULL;
 	if (status == BM25_EIO)
 		status = BM25_ENOMEM;
 	if (status == BM25_OK)
