@@ -94,11 +94,53 @@ load_tail(const uint8_t *p, size_t avail)
 	return x;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define BM25_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define BM25_ALWAYS_INLINE inline
+#endif
+
+/*
+ * Unpack whole groups of 8 values at a width w known at compile time
+ * (after inlining): 8 values take exactly w bytes, so every shift and
+ * offset inside a group is a constant.  Only groups whose every 8-byte
+ * window lies inside in[0..avail) are done; returns the values unpacked
+ * (a multiple of 8).
+ */
+static BM25_ALWAYS_INLINE uint32_t
+unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
+			  uint32_t *out)
+{
+	uint32_t	mask = w >= 32 ? 0xFFFFFFFFu : ((1u << w) - 1);
+	uint32_t	g = 0;
+	size_t		reach = (size_t) ((7 * w) / 8) + 8;
+
+	while (g + 8 <= n && (size_t) (g / 8) * w + reach <= avail)
+	{
+		const uint8_t *p = in + (size_t) (g / 8) * w;
+
+#define UNPACK_ONE(j) \
+		out[g + (j)] = (uint32_t) (bm25_get_u64(p + ((j) * w) / 8) >> (((j) * w) % 8)) & mask
+		UNPACK_ONE(0);
+		UNPACK_ONE(1);
+		UNPACK_ONE(2);
+		UNPACK_ONE(3);
+		UNPACK_ONE(4);
+		UNPACK_ONE(5);
+		UNPACK_ONE(6);
+		UNPACK_ONE(7);
+#undef UNPACK_ONE
+		g += 8;
+	}
+	return g;
+}
+
 /*
  * Unpack n values of width bits.  Each value is extracted from an 8-byte
  * window starting at its first byte (bit offset <= 7, width <= 32, so the
  * value fits the window); windows that would cross in + avail are loaded
- * bytewise, so no byte outside in[0..avail) is touched.
+ * bytewise, so no byte outside in[0..avail) is touched.  Leading groups of
+ * 8 values go through a per-width specialized path (unpack_groups).
  */
 int
 bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
@@ -106,7 +148,7 @@ bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 {
 	size_t		size;
 	uint32_t	mask;
-	uint64_t	bit = 0;
+	uint64_t	bit;
 	uint32_t	i;
 
 	if (width > 32 || n > BM25_PACK_MAX_VALUES)
@@ -122,8 +164,49 @@ bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 			out[i] = 0;
 		return BM25_OK;
 	}
+	switch (width)
+	{
+#define UNPACK_CASE(W) case W: i = unpack_groups(in, avail, n, W, out); break
+		UNPACK_CASE(1);
+		UNPACK_CASE(2);
+		UNPACK_CASE(3);
+		UNPACK_CASE(4);
+		UNPACK_CASE(5);
+		UNPACK_CASE(6);
+		UNPACK_CASE(7);
+		UNPACK_CASE(8);
+		UNPACK_CASE(9);
+		UNPACK_CASE(10);
+		UNPACK_CASE(11);
+		UNPACK_CASE(12);
+		UNPACK_CASE(13);
+		UNPACK_CASE(14);
+		UNPACK_CASE(15);
+		UNPACK_CASE(16);
+		UNPACK_CASE(17);
+		UNPACK_CASE(18);
+		UNPACK_CASE(19);
+		UNPACK_CASE(20);
+		UNPACK_CASE(21);
+		UNPACK_CASE(22);
+		UNPACK_CASE(23);
+		UNPACK_CASE(24);
+		UNPACK_CASE(25);
+		UNPACK_CASE(26);
+		UNPACK_CASE(27);
+		UNPACK_CASE(28);
+		UNPACK_CASE(29);
+		UNPACK_CASE(30);
+		UNPACK_CASE(31);
+		UNPACK_CASE(32);
+#undef UNPACK_CASE
+		default:
+			i = 0;
+			break;
+	}
 	mask = width >= 32 ? 0xFFFFFFFFu : ((1u << width) - 1);
-	for (i = 0; i < n; i++)
+	bit = (uint64_t) i * width;
+	for (; i < n; i++)
 	{
 		size_t		byte = (size_t) (bit >> 3);
 		uint64_t	x;

@@ -36,10 +36,8 @@ bm25_idf(uint64_t N, uint64_t df)
 double
 bm25_tfpart(const bm25_scorer *s, uint32_t tf, uint32_t dl)
 {
-	double		t = (double) tf;
-	double		l = (double) dl;
-
-	return t * (s->k1 + 1.0) / (t + s->k1 * (1.0 - s->b + s->b * l / s->avgdl));
+	/* Same operations, same order as the formula above: see score.h. */
+	return bm25_tfpart_norm(s, tf, bm25_doc_norm(s, dl));
 }
 
 /*
@@ -79,6 +77,7 @@ bm25_score_doc(const bm25_scorer *s, const uint32_t *tfs, uint32_t dl)
 	uint32_t	i;
 	int			any = 0;
 	double		sum = 0.0;
+	double		norm;
 
 	for (i = 0; i < s->nterms; i++)
 	{
@@ -102,11 +101,13 @@ bm25_score_doc(const bm25_scorer *s, const uint32_t *tfs, uint32_t dl)
 	if (!any)
 		return 0.0;
 
+	/* dl's normalization once; bit-identical to bm25_tfpart per term. */
+	norm = bm25_doc_norm(s, dl);
 	for (i = 0; i < s->nterms; i++)
 	{
 		if (s->terms[i].occur == BM25_MUST_NOT || tfs[i] == 0)
 			continue;
-		sum += s->idf[i] * bm25_tfpart(s, tfs[i], dl);
+		sum += s->idf[i] * bm25_tfpart_norm(s, tfs[i], norm);
 	}
 	return sum;
 }
@@ -128,7 +129,8 @@ bm25_impact_bound(const bm25_scorer *s, uint32_t i,
 		return 0.0;
 	for (j = 0; j < nimp; j++)
 	{
-		double		v = s->idf[i] * bm25_tfpart(s, imp[j].tf, imp[j].dl);
+		double		v = s->idf[i] * bm25_tfpart_norm(s, imp[j].tf,
+													 bm25_doc_norm(s, imp[j].dl));
 
 		if (v > best)
 			best = v;

@@ -51,4 +51,27 @@ extern double bm25_score_doc(const bm25_scorer *s, const uint32_t *tfs, uint32_t
 extern double bm25_impact_bound(const bm25_scorer *s, uint32_t i,
 								const bm25_impact *imp, uint32_t nimp);
 
+/*
+ * Internal to the core (score.c, topk.c): bm25_tfpart split in two so a
+ * document's length normalization is computed once for all its terms.
+ * bm25_tfpart_norm(s, tf, bm25_doc_norm(s, dl)) performs exactly the
+ * operations of bm25_tfpart(s, tf, dl), in the same order, so the result
+ * is bit-identical (the core is compiled with -ffp-contract=off).
+ */
+static inline double
+bm25_doc_norm(const bm25_scorer *s, uint32_t dl)
+{
+	double		l = (double) dl;
+
+	return s->k1 * (1.0 - s->b + s->b * l / s->avgdl);
+}
+
+static inline double
+bm25_tfpart_norm(const bm25_scorer *s, uint32_t tf, double norm)
+{
+	double		t = (double) tf;
+
+	return t * (s->k1 + 1.0) / (t + norm);
+}
+
 #endif							/* BM25_SCORE_H */

@@ -510,6 +510,7 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 	size_t		dsz;
 	size_t		tsz;
 	uint64_t	next;
+	uint64_t	tail;
 	uint32_t	i;
 
 	expect = (b + 1 < c->term.nblocks) ? BM25_BLOCK_SIZE :
@@ -529,9 +530,17 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 		return BM25_ECORRUPT;
 	dsz = bm25_packed_size(count, dw);
 	tsz = bm25_packed_size(count, tw);
+	/*
+	 * The unpacker may read (and mask away) bytes past the block, up to
+	 * the end of the term's metadata array, which seg_check_term placed
+	 * inside the postings section; that keeps it on its fast path.
+	 */
+	tail = area + (uint64_t) c->term.nblocks * META_SIZE - off;
 	if ((uint64_t) BLK_HDR_SIZE + dsz + tsz != len ||
-		bm25_unpack(p + BLK_HDR_SIZE, len - BLK_HDR_SIZE, count, dw, c->docs, NULL) != BM25_OK ||
-		bm25_unpack(p + BLK_HDR_SIZE + dsz, tsz, count, tw, c->tfs, NULL) != BM25_OK)
+		bm25_unpack(p + BLK_HDR_SIZE, (size_t) (tail - BLK_HDR_SIZE), count, dw,
+					c->docs, NULL) != BM25_OK ||
+		bm25_unpack(p + BLK_HDR_SIZE + dsz, (size_t) (tail - BLK_HDR_SIZE - dsz), count, tw,
+					c->tfs, NULL) != BM25_OK)
 		return BM25_ECORRUPT;
 
 	next = b == 0 ? 0 : (uint64_t) cur_last(c, b - 1) + 1;

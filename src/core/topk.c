@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "seg_format.h"
 #include "topk.h"
 
 /* ---------------------------------------------------------------------
@@ -318,6 +319,9 @@ typedef struct topk_engine
 	uint32_t   *word;			/* slots by bb ascending (or descending) */
 	double	   *wpre;			/* m + 1 prefix (or suffix) sums of bb */
 	topk_pair  *pairs;			/* sort scratch */
+	bm25_cursor **wcur;			/* r -> cursor of slot word[r] */
+	double	   *wbb;			/* r -> bb[word[r]] */
+	uint32_t   *wterm;			/* r -> scorer term of slot word[r] */
 
 	uint32_t	nmust;
 	uint32_t   *must;			/* slots of MUST terms, rarest first */
@@ -345,11 +349,79 @@ cannot_reach(const topk_engine *e, double bound)
 	return bound * e->slack + 1e-300 < e->theta;
 }
 
-/* Contribution of scorer term i with tf in a doc of length dl. */
+/*
+ * Contribution of scorer term i with tf in a doc whose length
+ * normalization is norm (bm25_doc_norm): bit-identical to
+ * idf[i] * bm25_tfpart(tf, dl), see score.h.
+ */
 static inline double
-contrib(const topk_engine *e, uint32_t i, uint32_t tf, uint32_t dl)
+contrib(const topk_engine *e, uint32_t i, uint32_t tf, double norm)
 {
-	return e->sc->idf[i] * bm25_tfpart(e->sc, tf, dl);
+	return e->sc->idf[i] * bm25_tfpart_norm(e->sc, tf, norm);
+}
+
+/* Inline copy of bm25_impact_bound (same arithmetic) for window bounds. */
+static inline double
+impact_bound(const topk_engine *e, uint32_t i, const bm25_impact *imp, uint32_t nimp)
+{
+	uint32_t	j;
+	double		best = 0.0;
+
+	if (nimp > BM25_MAX_IMPACTS)
+		nimp = BM25_MAX_IMPACTS;
+	for (j = 0; j < nimp; j++)
+	{
+		double		v = contrib(e, i, imp[j].tf, bm25_doc_norm(e->sc, imp[j].dl));
+
+		if (v > best)
+			best = v;
+	}
+	return best;
+}
+
+/*
+ * Doc length of a doc id a cursor reported: cursors only report ids below
+ * ndocs (cursor_load_block checks the block's last id), so no range check.
+ */
+static inline uint32_t
+seg_doclen(const bm25_segment *seg, uint32_t d)
+{
+	return bm25_get_u32(seg->doclens + (size_t) d * 4);
+}
+
+/* bm25_cursor_next with the in-block step inlined. */
+static inline int
+cur_next(bm25_cursor *c)
+{
+	uint32_t	pos = c->pos + 1;
+
+	if (pos < c->nbuf && c->doc != BM25_NO_MORE_DOCS)
+	{
+		c->pos = pos;
+		c->doc = c->docs[pos];
+		c->tf = c->tfs[pos];
+		return BM25_OK;
+	}
+	return bm25_cursor_next(c);
+}
+
+/* bm25_cursor_advance with the in-block case inlined. */
+static inline int
+cur_advance(bm25_cursor *c, uint32_t target)
+{
+	uint32_t	pos;
+
+	if (target <= c->doc)
+		return BM25_OK;
+	if (target > c->docs[c->nbuf - 1])
+		return bm25_cursor_advance(c, target);
+	pos = c->pos + 1;
+	while (c->docs[pos] < target)
+		pos++;
+	c->pos = pos;
+	c->doc = c->docs[pos];
+	c->tf = c->tfs[pos];
+	return BM25_OK;
 }
 
 /* qsort comparator: topk_pair by key ascending. */
@@ -412,6 +484,9 @@ engine_free(topk_engine *e)
 	free(e->word);
 	free(e->wpre);
 	free(e->pairs);
+	free(e->wcur);
+	free(e->wbb);
+	free(e->wterm);
 	free(e->must);
 	free(e->should);
 	free(e->mnot);
@@ -465,12 +540,15 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	e->word = malloc(n * sizeof(uint32_t));
 	e->wpre = malloc((n + 1) * sizeof(double));
 	e->pairs = malloc(n * sizeof(topk_pair));
+	e->wcur = malloc(n * sizeof(bm25_cursor *));
+	e->wbb = malloc(n * sizeof(double));
+	e->wterm = malloc(n * sizeof(uint32_t));
 	e->must = malloc(n * sizeof(uint32_t));
 	e->should = malloc(n * sizeof(uint32_t));
 	e->mnot = malloc(n * sizeof(uint32_t));
 	if (!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
 		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
-		!e->should || !e->mnot)
+		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm)
 	{
 		engine_free(e);
 		return BM25_ENOMEM;
@@ -591,6 +669,13 @@ engine_emit(topk_engine *e, uint32_t d, uint32_t dl)
 	for (a = 0; a < e->m; a++)
 		e->tfs[e->sterm[a]] = 0;
 
+	/*
+	 * Below the root's score the hit cannot enter the full heap (heap_offer
+	 * would refuse it), so its TID is not even read; ties need the TID.
+	 */
+	if (e->heap->full && score < e->heap->h[0].score)
+		return BM25_OK;
+
 	rc = heap_offer(e->heap, score, bm25_segment_tid(e->seg, d));
 	if (rc != BM25_OK)
 		return rc;
@@ -695,8 +780,7 @@ run_disjunction(topk_engine *e)
 				else
 				{
 					e->bb[a] = nimp == 0 ? HUGE_VAL :
-						bm25_impact_bound(e->sc, e->sterm[a], imp,
-										  nimp < BM25_MAX_IMPACTS ? nimp : BM25_MAX_IMPACTS);
+						impact_bound(e, e->sterm[a], imp, nimp);
 					if (last < we)
 						we = last;
 				}
@@ -718,27 +802,33 @@ run_disjunction(topk_engine *e)
 
 		if (ne_w < m)
 		{
+			bm25_cursor **wc = e->wcur;
+			const double *wbb = e->wbb;
+			const uint32_t *wt = e->wterm;
+
+			/* Flatten the window's slot order for the candidate loop. */
+			for (r = 0; r < m; r++)
+			{
+				uint32_t	slot = e->word[r];
+
+				wc[r] = CUR(e, slot);
+				e->wbb[r] = e->bb[slot];
+				e->wterm[r] = e->sterm[slot];
+			}
 			for (r = ne_w; r < m; r++)
 			{
-				bm25_cursor *c = CUR(e, e->word[r]);
-
-				if (c->doc < ws)
-				{
-					rc = bm25_cursor_advance(c, ws);
-					if (rc != BM25_OK)
-						return rc;
-				}
+				rc = cur_advance(wc[r], ws);
+				if (rc != BM25_OK)
+					return rc;
 			}
 
 			for (;;)
 			{
 				uint32_t	d = BM25_NO_MORE_DOCS;
-				uint32_t	dl;
-				int			skip = 0;
 
 				for (r = ne_w; r < m; r++)
 				{
-					uint32_t	cd = CUR(e, e->word[r])->doc;
+					uint32_t	cd = wc[r]->doc;
 
 					if (cd < d)
 						d = cd;
@@ -748,8 +838,7 @@ run_disjunction(topk_engine *e)
 
 				if (dummy)
 				{
-					dl = bm25_segment_doclen(e->seg, d);
-					rc = engine_emit(e, d, dl);
+					rc = engine_emit(e, d, seg_doclen(e->seg, d));
 					if (rc != BM25_OK)
 						return rc;
 					/* Once theta exists, end the window to start pruning. */
@@ -759,45 +848,40 @@ run_disjunction(topk_engine *e)
 				else
 				{
 					double		bound = e->wpre[ne_w];
-					double		partial = 0.0;
 
 					/* Cheap check with block bounds before decoding anything. */
 					for (r = ne_w; r < m; r++)
-						if (CUR(e, e->word[r])->doc == d)
-							bound += e->bb[e->word[r]];
-					if (cannot_reach(e, bound))
-						skip = 1;
-
-					if (!skip)
+						if (wc[r]->doc == d)
+							bound += wbb[r];
+					if (!cannot_reach(e, bound))
 					{
-						dl = bm25_segment_doclen(e->seg, d);
+						uint32_t	dl = seg_doclen(e->seg, d);
+						double		norm = bm25_doc_norm(e->sc, dl);
+						double		partial = 0.0;
+						int			skip = 0;
+
 						for (r = ne_w; r < m; r++)
 						{
-							uint32_t	slot = e->word[r];
-							bm25_cursor *c = CUR(e, slot);
+							bm25_cursor *c = wc[r];
 
 							if (c->doc == d)
-								partial += contrib(e, e->sterm[slot], c->tf, dl);
+								partial += contrib(e, wt[r], c->tf, norm);
 						}
 						r = ne_w;
 						while (r-- > 0)
 						{
-							uint32_t	slot = e->word[r];
-							bm25_cursor *c = CUR(e, slot);
+							bm25_cursor *c = wc[r];
 
 							if (cannot_reach(e, partial + e->wpre[r + 1]))
 							{
 								skip = 1;
 								break;
 							}
-							if (c->doc < d)
-							{
-								rc = bm25_cursor_advance(c, d);
-								if (rc != BM25_OK)
-									return rc;
-							}
+							rc = cur_advance(c, d);
+							if (rc != BM25_OK)
+								return rc;
 							if (c->doc == d)
-								partial += contrib(e, e->sterm[slot], c->tf, dl);
+								partial += contrib(e, wt[r], c->tf, norm);
 						}
 						if (!skip && !cannot_reach(e, partial))
 						{
@@ -814,11 +898,11 @@ run_disjunction(topk_engine *e)
 
 				for (r = ne_w; r < m; r++)
 				{
-					bm25_cursor *c = CUR(e, e->word[r]);
+					bm25_cursor *c = wc[r];
 
 					if (c->doc == d)
 					{
-						rc = bm25_cursor_next(c);
+						rc = cur_next(c);
 						if (rc != BM25_OK)
 							return rc;
 					}
@@ -899,8 +983,7 @@ run_conjunction(topk_engine *e)
 					else
 					{
 						e->bb[a] = nimp == 0 ? HUGE_VAL :
-							bm25_impact_bound(e->sc, e->sterm[a], imp,
-											  nimp < BM25_MAX_IMPACTS ? nimp : BM25_MAX_IMPACTS);
+							impact_bound(e, e->sterm[a], imp, nimp);
 						if (last < we)
 							we = last;
 					}
@@ -930,7 +1013,7 @@ run_conjunction(topk_engine *e)
 			/* No doc up to we can reach theta: skip the window. */
 			if (we == BM25_NO_MORE_DOCS)
 				break;
-			rc = bm25_cursor_advance(lead, we + 1);
+			rc = cur_advance(lead, we + 1);
 			if (rc != BM25_OK)
 				return rc;
 			win_valid = 0;
@@ -944,7 +1027,7 @@ run_conjunction(topk_engine *e)
 
 			if (c->doc < d)
 			{
-				rc = bm25_cursor_advance(c, d);
+				rc = cur_advance(c, d);
 				if (rc != BM25_OK)
 					return rc;
 			}
@@ -958,13 +1041,13 @@ run_conjunction(topk_engine *e)
 		{
 			if (miss == BM25_NO_MORE_DOCS)
 				break;
-			rc = bm25_cursor_advance(lead, miss);
+			rc = cur_advance(lead, miss);
 			if (rc != BM25_OK)
 				return rc;
 			continue;
 		}
 
-		dl = bm25_segment_doclen(e->seg, d);
+		dl = seg_doclen(e->seg, d);
 		if (dummy)
 		{
 			for (a = 0; a < ns; a++)
@@ -973,7 +1056,7 @@ run_conjunction(topk_engine *e)
 
 				if (c->doc < d)
 				{
-					rc = bm25_cursor_advance(c, d);
+					rc = cur_advance(c, d);
 					if (rc != BM25_OK)
 						return rc;
 				}
@@ -987,13 +1070,14 @@ run_conjunction(topk_engine *e)
 		else
 		{
 			double		partial = 0.0;
+			double		norm = bm25_doc_norm(e->sc, dl);
 			int			skip = 0;
 
 			for (a = 0; a < e->nmust; a++)
 			{
 				uint32_t	slot = e->must[a];
 
-				partial += contrib(e, e->sterm[slot], CUR(e, slot)->tf, dl);
+				partial += contrib(e, e->sterm[slot], CUR(e, slot)->tf, norm);
 			}
 			for (a = 0; a < ns; a++)
 			{
@@ -1007,12 +1091,12 @@ run_conjunction(topk_engine *e)
 				}
 				if (c->doc < d)
 				{
-					rc = bm25_cursor_advance(c, d);
+					rc = cur_advance(c, d);
 					if (rc != BM25_OK)
 						return rc;
 				}
 				if (c->doc == d)
-					partial += contrib(e, e->sterm[slot], c->tf, dl);
+					partial += contrib(e, e->sterm[slot], c->tf, norm);
 			}
 			if (!skip && !cannot_reach(e, partial))
 			{
@@ -1022,7 +1106,7 @@ run_conjunction(topk_engine *e)
 			}
 		}
 
-		rc = bm25_cursor_next(lead);
+		rc = cur_next(lead);
 		if (rc != BM25_OK)
 			return rc;
 	}
