@@ -282,6 +282,8 @@ def render(o):
                  m.get("rum"), m.get("bm25_commit"), m.get("mode"),
                  o["build"].get("docs", 0), o["checks"]["queries"],
                  m.get("rounds"), m.get("cold_method")))
+    if m.get("loadavg"):
+        L.append("load average (1, 5, 15 min): %s  " % m["loadavg"])
     if m.get("warning"):
         L.append("\n**warning: %s**\n" % m["warning"])
     for ph in ("warm", "cold"):

@@ -27,13 +27,14 @@
 #                           cached there
 #   --port P                server port (BENCH_PORT; 54391, small 54392)
 #   --no-publish            do not copy the results to docs/bench-results/
-#   --bm25 tree|head|installed
+#   --bm25 tree|head|installed|REV
 #                           which bm25 to measure (BENCH_BM25; default tree):
 #                           tree = this working tree as it is (tracked and
 #                           untracked files, not build products), head = its
-#                           git HEAD, both built into a private copy of the
-#                           PostgreSQL installation; installed = the bm25
-#                           already installed (make install), also copied
+#                           git HEAD, REV = any git revision, all built into
+#                           a private copy of the PostgreSQL installation;
+#                           installed = the bm25 already installed (make
+#                           install), also copied
 #
 # The server runs from a private copy of /usr/lib/postgresql/15 and
 # /usr/share/postgresql/15 under DIR/pgroot (PostgreSQL finds its lib and
@@ -112,6 +113,7 @@ log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 is_root() { [[ $(id -u) -eq 0 ]]; }
 T_START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------
 # Packages
@@ -163,7 +165,6 @@ fi
 
 mkdir -p "$DIR"
 chmod 755 "$DIR"
-[[ $BM25_FROM =~ ^(tree|head|installed)$ ]] || die "--bm25 must be tree, head or installed"
 if [[ $BM25_FROM != installed ]] && ! git -C "$REPO_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
 	echo "run.sh: $REPO_ROOT is not a git work tree: measuring the installed bm25"
 	BM25_FROM=installed
@@ -205,13 +206,17 @@ case $BM25_FROM in
 		[[ -e $SO ]] || die "bm25 is not installed (make install), or use --bm25 tree"
 		BM25_DESC="installed ($(md5sum "$SO" | cut -c1-12))"
 		;;
-	tree|head)
+	*)
 		log "build bm25 ($BM25_FROM) into $PGROOT"
 		SRC=$RUN/src
 		mkdir -p "$SRC"
-		if [[ $BM25_FROM == head ]]; then
-			git -C "$REPO_ROOT" archive HEAD | tar -x -C "$SRC"
-			BM25_DESC="head $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
+		if [[ $BM25_FROM != tree ]]; then
+			rev=$BM25_FROM
+			[[ $rev == head ]] && rev=HEAD
+			git -C "$REPO_ROOT" rev-parse --verify -q "$rev^{commit}" >/dev/null ||
+				die "--bm25: not tree, installed or a git revision: $BM25_FROM"
+			git -C "$REPO_ROOT" archive "$rev" | tar -x -C "$SRC"
+			BM25_DESC="commit $(git -C "$REPO_ROOT" rev-parse --short "$rev^{commit}")"
 		else
 			git -C "$REPO_ROOT" ls-files -z -c -o --exclude-standard |
 				grep -z -v -E '(\.o|\.so|\.bc)$|^build/|^tmp_check/|^results' |
@@ -493,6 +498,8 @@ log "report"
 		echo "warning	the private bm25.so changed during the run"
 	fi
 	echo "cold_method	$COLD_METHOD"
+	# other work on the host skews everything: the load before and after
+	echo "loadavg	start $LOAD_START, end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "mode	$( ((SMALL)) && echo small || echo full)"
 	echo "rounds	$ROUNDS"
 	echo "fast_extra	$FAST_EXTRA"
