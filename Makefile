@@ -83,6 +83,7 @@ endif
 # ---------------------------------------------------------------------------
 # Benchmark (issue 5): bm25 vs GIN + ts_rank vs RUM vs Xapian on a corpus
 # built from Debian's documentation packages.  See docs/benchmarks.md.
+# BENCH_BM25=head|installed|REV measures another bm25 than the working tree.
 # ---------------------------------------------------------------------------
 bench:
 	test/bench/run.sh
