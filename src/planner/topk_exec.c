@@ -145,12 +145,18 @@ bm25_topk_rank(Bm25TopkState *st)
 {
 	bm25_hit   *hits = NULL;
 	uint64		n = 0;
+	uint64		want;
 	int			status;
 	MemoryContext old;
 
 	st->batches++;
+	/*
+	 * One candidate more than k: it tells whether the tie group of the k-th
+	 * goes on, so a LIMIT k query ranks once instead of growing the batch.
+	 */
+	want = st->k >= BM25_K_ALL - 1 ? BM25_K_ALL : st->k + 1;
 	status = bm25_topk(st->prep->ssegs, st->prep->state->nsegs, &st->prep->scorer,
-					   st->k, &hits, &n);
+					   want, &hits, &n);
 	if (status != BM25_OK)
 	{
 		free(hits);
@@ -165,7 +171,7 @@ bm25_topk_rank(Bm25TopkState *st)
 	MemoryContextSwitchTo(old);
 	free(hits);
 	st->nhits = n;
-	st->exhausted = n < st->k;
+	st->exhausted = n < want;
 	st->ranked = n;
 }
 
