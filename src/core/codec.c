@@ -101,6 +101,24 @@ load_tail(const uint8_t *p, size_t avail)
 #endif
 
 /*
+ * Little-endian 64-bit load for the unpack fast path, forced inline (gcc
+ * would otherwise call bm25_get_u64 from the large specialized switch).
+ */
+static BM25_ALWAYS_INLINE uint64_t
+load_u64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t	x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+#else
+	return bm25_get_u64(p);
+#endif
+}
+
+/*
  * Unpack whole groups of 8 values at a width w known at compile time
  * (after inlining): 8 values take exactly w bytes, so every shift and
  * offset inside a group is a constant.  Only groups whose every 8-byte
@@ -120,7 +138,7 @@ unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
 		const uint8_t *p = in + (size_t) (g / 8) * w;
 
 #define UNPACK_ONE(j) \
-		out[g + (j)] = (uint32_t) (bm25_get_u64(p + ((j) * w) / 8) >> (((j) * w) % 8)) & mask
+		out[g + (j)] = (uint32_t) (load_u64(p + ((j) * w) / 8) >> (((j) * w) % 8)) & mask
 		UNPACK_ONE(0);
 		UNPACK_ONE(1);
 		UNPACK_ONE(2);

@@ -319,6 +319,7 @@ typedef struct topk_engine
 	uint32_t   *word;			/* slots by bb ascending (or descending) */
 	double	   *wpre;			/* m + 1 prefix (or suffix) sums of bb */
 	topk_pair  *pairs;			/* sort scratch */
+	double	   *ntab;			/* dl -> bm25_doc_norm(dl), < 0 = not yet */
 	bm25_cursor **wcur;			/* r -> cursor of slot word[r] */
 	double	   *wbb;			/* r -> bb[word[r]] */
 	uint32_t   *wterm;			/* r -> scorer term of slot word[r] */
@@ -337,6 +338,9 @@ typedef struct topk_engine
 } topk_engine;
 
 #define CUR(e, slot)	(&(e)->cur[(e)->sterm[(slot)]])
+
+/* Doc lengths below this get their normalization cached per query. */
+#define TOPK_NTAB		1024
 
 /*
  * Can a doc whose score is at most bound (as computed in floating point,
@@ -360,6 +364,27 @@ contrib(const topk_engine *e, uint32_t i, uint32_t tf, double norm)
 	return e->sc->idf[i] * bm25_tfpart_norm(e->sc, tf, norm);
 }
 
+/*
+ * bm25_doc_norm(dl) through the per-query cache: the cached value is the
+ * very double bm25_doc_norm returned, so results stay bit-identical.
+ * Only non-negative values are cached (-1 marks an empty entry).
+ */
+static inline double
+doc_norm(const topk_engine *e, uint32_t dl)
+{
+	double		v;
+
+	if (dl >= TOPK_NTAB)
+		return bm25_doc_norm(e->sc, dl);
+	v = e->ntab[dl];
+	if (v >= 0.0)
+		return v;
+	v = bm25_doc_norm(e->sc, dl);
+	if (v >= 0.0)
+		e->ntab[dl] = v;
+	return v;
+}
+
 /* Inline copy of bm25_impact_bound (same arithmetic) for window bounds. */
 static inline double
 impact_bound(const topk_engine *e, uint32_t i, const bm25_impact *imp, uint32_t nimp)
@@ -371,7 +396,7 @@ impact_bound(const topk_engine *e, uint32_t i, const bm25_impact *imp, uint32_t 
 		nimp = BM25_MAX_IMPACTS;
 	for (j = 0; j < nimp; j++)
 	{
-		double		v = contrib(e, i, imp[j].tf, bm25_doc_norm(e->sc, imp[j].dl));
+		double		v = contrib(e, i, imp[j].tf, doc_norm(e, imp[j].dl));
 
 		if (v > best)
 			best = v;
@@ -484,6 +509,7 @@ engine_free(topk_engine *e)
 	free(e->word);
 	free(e->wpre);
 	free(e->pairs);
+	free(e->ntab);
 	free(e->wcur);
 	free(e->wbb);
 	free(e->wterm);
@@ -541,6 +567,7 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	e->wpre = malloc((n + 1) * sizeof(double));
 	e->pairs = malloc(n * sizeof(topk_pair));
 	e->wcur = malloc(n * sizeof(bm25_cursor *));
+	e->ntab = malloc(TOPK_NTAB * sizeof(double));
 	e->wbb = malloc(n * sizeof(double));
 	e->wterm = malloc(n * sizeof(uint32_t));
 	e->must = malloc(n * sizeof(uint32_t));
@@ -548,11 +575,13 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	e->mnot = malloc(n * sizeof(uint32_t));
 	if (!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
 		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
-		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm)
+		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm || !e->ntab)
 	{
 		engine_free(e);
 		return BM25_ENOMEM;
 	}
+	for (n = 0; n < TOPK_NTAB; n++)
+		e->ntab[n] = -1.0;
 	return BM25_OK;
 }
 
@@ -805,6 +834,8 @@ run_disjunction(topk_engine *e)
 			bm25_cursor **wc = e->wcur;
 			const double *wbb = e->wbb;
 			const uint32_t *wt = e->wterm;
+			uint32_t	d = BM25_NO_MORE_DOCS;
+			double		bs = 0.0;
 
 			/* Flatten the window's slot order for the candidate loop. */
 			for (r = 0; r < m; r++)
@@ -815,24 +846,35 @@ run_disjunction(topk_engine *e)
 				e->wbb[r] = e->bb[slot];
 				e->wterm[r] = e->sterm[slot];
 			}
+
+			/*
+			 * The candidate d is the smallest essential doc; bs sums the
+			 * block bounds of the essential terms sitting on it (any
+			 * summation order is covered by the slack).  Stepping past d
+			 * and finding the next candidate is one fused loop.
+			 */
 			for (r = ne_w; r < m; r++)
 			{
+				uint32_t	cd;
+
 				rc = cur_advance(wc[r], ws);
 				if (rc != BM25_OK)
 					return rc;
+				cd = wc[r]->doc;
+				if (cd < d)
+				{
+					d = cd;
+					bs = wbb[r];
+				}
+				else if (cd == d)
+					bs += wbb[r];
 			}
 
 			for (;;)
 			{
-				uint32_t	d = BM25_NO_MORE_DOCS;
+				uint32_t	nd;
+				double		nbs;
 
-				for (r = ne_w; r < m; r++)
-				{
-					uint32_t	cd = wc[r]->doc;
-
-					if (cd < d)
-						d = cd;
-				}
 				if (d == BM25_NO_MORE_DOCS || d > we)
 					break;
 
@@ -847,16 +889,11 @@ run_disjunction(topk_engine *e)
 				}
 				else
 				{
-					double		bound = e->wpre[ne_w];
-
 					/* Cheap check with block bounds before decoding anything. */
-					for (r = ne_w; r < m; r++)
-						if (wc[r]->doc == d)
-							bound += wbb[r];
-					if (!cannot_reach(e, bound))
+					if (!cannot_reach(e, e->wpre[ne_w] + bs))
 					{
 						uint32_t	dl = seg_doclen(e->seg, d);
-						double		norm = bm25_doc_norm(e->sc, dl);
+						double		norm = doc_norm(e, dl);
 						double		partial = 0.0;
 						int			skip = 0;
 
@@ -896,9 +933,12 @@ run_disjunction(topk_engine *e)
 					}
 				}
 
+				nd = BM25_NO_MORE_DOCS;
+				nbs = 0.0;
 				for (r = ne_w; r < m; r++)
 				{
 					bm25_cursor *c = wc[r];
+					uint32_t	cd;
 
 					if (c->doc == d)
 					{
@@ -906,9 +946,19 @@ run_disjunction(topk_engine *e)
 						if (rc != BM25_OK)
 							return rc;
 					}
+					cd = c->doc;
+					if (cd < nd)
+					{
+						nd = cd;
+						nbs = wbb[r];
+					}
+					else if (cd == nd)
+						nbs += wbb[r];
 				}
 				if (ne_w == m)
 					break;
+				d = nd;
+				bs = nbs;
 			}
 		}
 
@@ -1070,7 +1120,7 @@ run_conjunction(topk_engine *e)
 		else
 		{
 			double		partial = 0.0;
-			double		norm = bm25_doc_norm(e->sc, dl);
+			double		norm = doc_norm(e, dl);
 			int			skip = 0;
 
 			for (a = 0; a < e->nmust; a++)
