@@ -212,7 +212,7 @@ extern Bm25IndexState *bm25_index_state(Relation index);
 /* ----- analysis (scoring/analyze.c) ----- */
 typedef struct Bm25Doc
 {
-	bm25_doc_term *terms;		/* distinct lexemes with tf, sorted */
+	bm25_doc_term *terms;		/* distinct lexemes with tf, any order */
 	uint32		nterms;
 	uint32		dl;				/* tokens after analysis */
 } Bm25Doc;

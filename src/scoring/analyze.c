@@ -10,6 +10,7 @@
  */
 #include "bm25.h"
 
+#include "common/hashfn.h"
 #include "tsearch/ts_utils.h"
 
 /*
@@ -55,46 +56,55 @@ bm25_cmp_bytes(const char *a, uint32 alen, const char *b, uint32 blen)
 	return (alen > blen) - (alen < blen);
 }
 
-/* qsort comparator over ParsedWord by lexeme bytes. */
-static int
-bm25_cmp_words(const void *a, const void *b)
-{
-	const ParsedWord *wa = a;
-	const ParsedWord *wb = b;
-
-	return bm25_cmp_bytes(wa->word, wa->len, wb->word, wb->len);
-}
-
 /*
- * Analyzes one document into its distinct lexemes with term frequencies,
- * sorted in term order, and its length dl in tokens.
+ * Analyzes one document into its distinct lexemes with term frequencies
+ * (in first-occurrence order) and its length dl in tokens.  Counting goes
+ * through a small open-addressing hash table: the index build calls this
+ * for every row, and sorting the words was a sixth of its time.
  */
 void
 bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc)
 {
 	ParsedText	prs;
 	uint32		n = 0;
+	uint32		nslots = 16;
+	uint32		mask;
+	int32	   *slots;
 
 	bm25_parse_words(cfg, text, len, &prs);
 	doc->dl = prs.curwords;
 	doc->terms = palloc(sizeof(bm25_doc_term) * Max(prs.curwords, 1));
-	if (prs.curwords > 1)
-		qsort(prs.words, prs.curwords, sizeof(ParsedWord), bm25_cmp_words);
+	while (nslots < (uint32) prs.curwords * 2)
+		nslots <<= 1;
+	mask = nslots - 1;
+	slots = palloc0(sizeof(int32) * nslots);	/* term index + 1; 0 = empty */
 	for (int32 i = 0; i < prs.curwords; i++)
 	{
 		ParsedWord *w = &prs.words[i];
+		uint32		h = hash_bytes((const unsigned char *) w->word, w->len) & mask;
 
-		if (n > 0 && bm25_cmp_bytes(doc->terms[n - 1].text, doc->terms[n - 1].len,
-									w->word, w->len) == 0)
-			doc->terms[n - 1].tf++;
-		else
+		for (;;)
 		{
-			doc->terms[n].text = w->word;
-			doc->terms[n].len = w->len;
-			doc->terms[n].tf = 1;
-			n++;
+			int32		t = slots[h];
+
+			if (t == 0)
+			{
+				doc->terms[n].text = w->word;
+				doc->terms[n].len = w->len;
+				doc->terms[n].tf = 1;
+				slots[h] = (int32) ++n;
+				break;
+			}
+			if (doc->terms[t - 1].len == w->len &&
+				memcmp(doc->terms[t - 1].text, w->word, w->len) == 0)
+			{
+				doc->terms[t - 1].tf++;
+				break;
+			}
+			h = (h + 1) & mask;
 		}
 	}
+	pfree(slots);
 	doc->nterms = n;
 }
 
