@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "harness.h"
 #include "topk.h"
 
@@ -1001,6 +1002,209 @@ test_corruption(void)
 	corpus_free(c);
 }
 
+/*
+ * The engine's speed-ups keep exactness: bm25_tfpart equals the textbook
+ * expression bit for bit (the engine splits it into a per-doc
+ * normalization and a per-term part); bm25_unpack's width-specialized
+ * path agrees with the packer at every width and never reads past avail
+ * (the buffers are exactly sized, so ASan catches an overread).
+ */
+static void
+test_engine_arith(void)
+{
+	unsigned long long seed = 77;
+	uint32_t	w;
+	int			i;
+
+	for (i = 0; i < 20000; i++)
+	{
+		bm25_scorer sc;
+		uint32_t	tf = 1 + (uint32_t) (harness_rand(&seed) % (i % 3 == 0 ? 100000 : 50));
+		uint32_t	dl = (uint32_t) (harness_rand(&seed) % (i % 5 == 0 ? 100000 : 3000));
+		double		t = (double) tf;
+		double		l = (double) dl;
+		double		want;
+		double		got;
+
+		memset(&sc, 0, sizeof(sc));
+		sc.k1 = (double) (harness_rand(&seed) % 3001) / 1000.0;
+		sc.b = (double) (harness_rand(&seed) % 1001) / 1000.0;
+		sc.avgdl = 0.5 + (double) (harness_rand(&seed) % 500000) / 997.0;
+		want = t * (sc.k1 + 1.0) / (t + sc.k1 * (1.0 - sc.b + sc.b * l / sc.avgdl));
+		got = bm25_tfpart(&sc, tf, dl);
+		CHECK_MSG(memcmp(&want, &got, sizeof(double)) == 0, "tfpart tf=%u dl=%u", tf, dl);
+		got = bm25_tfpart_norm(&sc, tf, bm25_doc_norm(&sc, dl));
+		CHECK_MSG(memcmp(&want, &got, sizeof(double)) == 0, "tfpart_norm tf=%u dl=%u", tf, dl);
+	}
+
+	for (w = 0; w <= 32; w++)
+	{
+		static const uint32_t ns[] = {1, 5, 8, 9, 15, 16, 17, 63, 64, 100, 127, 128};
+		size_t		ni;
+
+		for (ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+		{
+			uint32_t	n = ns[ni];
+			uint32_t	v[BM25_PACK_MAX_VALUES];
+			uint32_t	out[BM25_PACK_MAX_VALUES];
+			uint32_t	mask = w >= 32 ? 0xFFFFFFFFu : ((1u << w) - 1);
+			size_t		size = bm25_packed_size(n, w);
+			uint8_t    *buf = malloc(size + 24 > 0 ? size + 24 : 1);
+			uint8_t    *exact = malloc(size > 0 ? size : 1);
+			size_t		used = 0;
+			uint32_t	j;
+			int			pad;
+
+			CHECK(buf != NULL && exact != NULL);
+			if (buf == NULL || exact == NULL)
+			{
+				free(buf);
+				free(exact);
+				continue;
+			}
+			for (j = 0; j < n; j++)
+				v[j] = (uint32_t) harness_rand(&seed) & mask;
+			if (n > 2)
+				v[n - 1] = mask;	/* the largest value at the very end */
+			memset(buf, 0xA5, size + 24);
+			CHECK(bm25_pack(buf, v, n, w) == size);
+			memcpy(exact, buf, size);
+			for (pad = 0; pad < 2; pad++)
+			{
+				memset(out, 0xEE, sizeof(out));
+				CHECK(bm25_unpack(pad ? buf : exact, pad ? size + 24 : size, n, w,
+								  out, &used) == BM25_OK);
+				CHECK(used == size);
+				CHECK_MSG(memcmp(out, v, n * sizeof(uint32_t)) == 0,
+						  "unpack width %u n %u pad %d", w, n, pad);
+			}
+			if (size > 0)
+				CHECK(bm25_unpack(exact, size - 1, n, w, out, NULL) == BM25_ECORRUPT);
+			free(buf);
+			free(exact);
+		}
+	}
+}
+
+/*
+ * Documents longer than the engine's per-query normalization cache (and
+ * shorter ones), with high tfs: bm25_topk must still equal the reference
+ * for SHOULD, MUST and MUST_NOT mixes.
+ */
+static void
+test_long_docs(void)
+{
+	static const char *const words[5] = {"a", "bb", "c", "dd", "e"};
+	unsigned long long seed = 4242;
+	bm25_builder *b = NULL;
+	tseg		ts;
+	bm25_writer_io io;
+	bm25_seg_summary sum;
+	uint32_t	ndocs = 2500;
+	uint32_t	d;
+	uint64_t	tokens = 0;
+	char		err[128];
+	int			qi;
+
+	memset(&ts, 0, sizeof(ts));
+	CHECK(bm25_builder_create(&b) == BM25_OK);
+	for (d = 0; d < ndocs; d++)
+	{
+		bm25_doc_term dt[5];
+		uint32_t	nt = 0;
+		uint32_t	dl = 0;
+		uint32_t	t;
+
+		for (t = 0; t < 5; t++)
+		{
+			if (harness_rand(&seed) % (t + 2) != 0)
+				continue;
+			dt[nt].text = words[t];
+			dt[nt].len = (uint32_t) strlen(words[t]);
+			dt[nt].tf = 1 + (uint32_t) (harness_rand(&seed) % (d % 7 == 0 ? 400 : 12));
+			dl += dt[nt].tf;
+			nt++;
+		}
+		if (nt == 0)
+		{
+			dt[0].text = words[4];
+			dt[0].len = 1;
+			dt[0].tf = 1;
+			dl = 1;
+			nt = 1;
+		}
+		/* Lengths on both sides of 1024, some far beyond. */
+		dl += (uint32_t) (harness_rand(&seed) % (d % 3 == 0 ? 6000 : 1100));
+		if (d % 97 == 5)
+			dl = 1023 + (d % 3);
+		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(d / 7 + 1, d % 7 + 1), dl, dt, nt) == BM25_OK);
+		tokens += dl;
+	}
+	io.ctx = &ts;
+	io.write = mem_write;
+	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
+	bm25_builder_free(b);
+	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
+	if (ts.seg == NULL)
+	{
+		free(ts.buf);
+		return;
+	}
+
+	for (qi = 0; qi < 60; qi++)
+	{
+		static const uint64_t ks[] = {1, 3, 10, 57, BM25_K_ALL};
+		bm25_qterm	t[5];
+		bm25_term_info info[5];
+		uint64_t	dfs[5];
+		double		idf[5];
+		bm25_scorer sc;
+		bm25_search_seg ss;
+		uint32_t	nt = 0;
+		uint32_t	j;
+		size_t		ki;
+
+		for (j = 0; j < 5; j++)
+		{
+			uint64_t	r = harness_rand(&seed) % 8;
+
+			if (r >= 5 && !(j == 4 && nt == 0))
+				continue;
+			t[nt].text = words[j];
+			t[nt].len = (uint32_t) strlen(words[j]);
+			t[nt].occur = r == 0 ? BM25_MUST : r == 1 ? BM25_MUST_NOT : BM25_SHOULD;
+			nt++;
+		}
+		for (j = 0; j < nt; j++)
+		{
+			CHECK(bm25_segment_lookup(ts.seg, t[j].text, t[j].len, &info[j]) == BM25_OK);
+			dfs[j] = info[j].df;
+		}
+		bm25_scorer_init(&sc, qi % 2 ? 1.2 : 2.0, qi % 3 ? 0.75 : 1.0, ndocs, tokens,
+						 t, nt, dfs, idf);
+		ss.seg = ts.seg;
+		ss.terms = info;
+		for (ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+		{
+			bm25_hit   *a = NULL;
+			bm25_hit   *e = NULL;
+			uint64_t	na = 0;
+			uint64_t	ne = 0;
+
+			CHECK(bm25_topk(&ss, 1, &sc, ks[ki], &a, &na) == BM25_OK);
+			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, ks[ki], &e, &ne) == BM25_OK);
+			CHECK_MSG(hits_equal(a, na, e, ne), "long docs query %d k=%llu",
+					  qi, (unsigned long long) ks[ki]);
+			free(a);
+			free(e);
+			total_compared++;
+		}
+		total_queries++;
+	}
+	bm25_segment_close(ts.seg);
+	free(ts.buf);
+}
+
 void
 suite_topk(void)
 {
@@ -1009,6 +1213,8 @@ suite_topk(void)
 	test_identical_docs();
 	test_edge_cases();
 	test_block_skips();
+	test_engine_arith();
+	test_long_docs();
 	test_differential();
 	test_corruption();
 	printf("topk: %d queries, %d (query, k) comparisons against the exhaustive reference\n",
