@@ -19,9 +19,6 @@ bool		bm25_loaded_by_preload = false;
 /* First batch size of a top-k scan when the planner knows no LIMIT. */
 int			bm25_topk_initial_batch = 100;
 
-/* Extra internal consistency checks (debug builds and tests). */
-bool		bm25_debug_checks = false;
-
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(bm25_check_preload);
@@ -43,14 +40,6 @@ _PG_init(void)
 							100, 1, 1000000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("bm25.debug_checks",
-							 "Verify internal invariants at run time (slow; for tests).",
-							 NULL,
-							 &bm25_debug_checks,
-							 false,
-							 PGC_SUSET, 0,
-							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("bm25.write_buffer_docs",
 							"Documents a bm25 index's write buffer holds before it becomes a segment file.",

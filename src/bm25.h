@@ -39,7 +39,6 @@
 /* ----- module state (bm25.c) ----- */
 extern bool bm25_loaded_by_preload;
 extern int	bm25_topk_initial_batch;
-extern bool bm25_debug_checks;
 
 extern void bm25_require_preload(void);
 extern void bm25_report_status(int status, Relation index, const char *what);
@@ -206,7 +205,6 @@ typedef struct Bm25Mapped
 
 extern void bm25_map_segment(Relation index, const Bm25SegmentEntry *entry, Bm25Mapped *m);
 extern void bm25_unmap_segment(Bm25Mapped *m);
-extern void bm25_segcache_forget(const Bm25RelFile *rf);
 extern Bm25IndexState *bm25_index_state(Relation index);
 
 /* ----- analysis (scoring/analyze.c) ----- */

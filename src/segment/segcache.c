@@ -408,13 +408,6 @@ segcache_prune(const Bm25RelFile *rf, const Bm25MetaPageData *meta)
 	}
 }
 
-/* Forgets every cached segment of the index stored at rf. */
-void
-bm25_segcache_forget(const Bm25RelFile *rf)
-{
-	segcache_prune(rf, NULL);
-}
-
 /*
  * Reads the metapage and opens all live segments and the write buffer: the
  * consistent view one scan or one scoring call works from.  The metapage
