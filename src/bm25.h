@@ -293,6 +293,29 @@ extern bool bm25_amgettuple(IndexScanDesc scan, ScanDirection dir);
 extern int64 bm25_amgetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void bm25_amendscan(IndexScanDesc scan);
 
+/*
+ * CREATE INDEX (build.c, build_parallel.c).  A participant scans its share
+ * of the heap (all of it when scan is NULL) and writes every document it
+ * analyzes to partial segment files numbered from first_segid.
+ */
+struct TableScanDescData;
+struct dsm_segment;
+struct shm_toc;
+extern void bm25_build_participant(Relation heap, Relation index, IndexInfo *indexInfo,
+								   struct TableScanDescData *scan, Oid cfg,
+								   Size mem_budget, uint64 first_segid,
+								   Bm25SegmentEntry **partials, int *npartials,
+								   double *heap_tuples, double *index_tuples,
+								   uint64 *next_segid);
+extern int	bm25_parallel_build_workers(Relation heap, Relation index);
+extern Bm25SegmentEntry *bm25_parallel_build(Relation heap, Relation index,
+											 IndexInfo *indexInfo, Oid cfg,
+											 int nworkers, int *npartials,
+											 double *heap_tuples, double *index_tuples,
+											 uint64 *next_segid, int *nlaunched);
+PGDLLEXPORT extern void bm25_parallel_build_main(struct dsm_segment *seg,
+												 struct shm_toc *toc);
+
 /* Rewrite segments dropping docs the callback says are dead (vacuum.c). */
 extern uint64 bm25_vacuum_segments(Relation index, IndexBulkDeleteCallback callback,
 								   void *callback_state);

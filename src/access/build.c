@@ -136,9 +136,66 @@ bm25_check_persistence(Relation index)
 				 errmsg("bm25 indexes on temporary tables are not supported yet")));
 }
 
+/* Sets up a build state whose allocations live in the current context. */
+static void
+bm25_build_state_init(Bm25BuildState *bs, Relation index, Oid cfg,
+					  Size mem_budget, uint64 first_segid)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->index = index;
+	bs->rf = BM25_RELFILE(index);
+	bs->cfg = cfg;
+	bs->mem_budget = mem_budget;
+	bs->tmpctx = AllocSetContextCreate(CurrentMemoryContext, "bm25 build document",
+									   ALLOCSET_DEFAULT_SIZES);
+	bs->next_segid = first_segid;
+	bs->maxpartials = 8;
+	bs->partials = palloc(sizeof(Bm25SegmentEntry) * bs->maxpartials);
+	bs->builder = bm25_builder_guard_create();	/* freed with the context */
+}
+
+/*
+ * One participant of a parallel build (the leader or a worker): scans its
+ * share of the heap through the parallel scan and leaves everything it
+ * analyzed in partial segment files (never WAL-logged) numbered from
+ * first_segid.  The entries are returned in the caller's memory context.
+ */
+void
+bm25_build_participant(Relation heap, Relation index, IndexInfo *indexInfo,
+					   struct TableScanDescData *scan, Oid cfg,
+					   Size mem_budget, uint64 first_segid,
+					   Bm25SegmentEntry **partials, int *npartials,
+					   double *heap_tuples, double *index_tuples,
+					   uint64 *next_segid)
+{
+	MemoryContext callerctx = CurrentMemoryContext;
+	MemoryContext buildctx;
+	Bm25BuildState bs;
+
+	buildctx = AllocSetContextCreate(callerctx, "bm25 build participant",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(buildctx);
+	bm25_build_state_init(&bs, index, cfg, mem_budget, first_segid);
+
+	table_index_build_scan(heap, index, indexInfo, true, true,
+						   bm25_build_callback, &bs, scan);
+	bm25_build_spill(&bs);		/* the rest, if any */
+
+	MemoryContextSwitchTo(callerctx);
+	*partials = palloc(sizeof(Bm25SegmentEntry) * Max(bs.npartials, 1));
+	memcpy(*partials, bs.partials, sizeof(Bm25SegmentEntry) * bs.npartials);
+	*npartials = bs.npartials;
+	*heap_tuples = bs.heap_tuples;
+	*index_tuples = bs.index_tuples;
+	*next_segid = bs.next_segid;
+	MemoryContextDelete(buildctx);
+}
+
 /*
  * ambuild: builds the index's segment files and then publishes them with
- * the first metapage.
+ * the first metapage.  With parallel workers planned, every participant
+ * scans part of the heap into partial segments (build_parallel.c) and the
+ * leader merges them here exactly as a spilling serial build would.
  */
 IndexBuildResult *
 bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
@@ -148,6 +205,9 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	Bm25MetaPageData meta;
 	MemoryContext buildctx;
 	MemoryContext old;
+	Oid			cfg;
+	int			nworkers;
+	bool		parallel = false;
 
 	bm25_require_preload();
 	bm25_check_persistence(index);
@@ -158,30 +218,38 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(buildctx);
 
-	memset(&bs, 0, sizeof(bs));
-	bs.index = index;
-	bs.rf = BM25_RELFILE(index);
-	bs.cfg = bm25_resolve_config(bm25_options_config_name(index), false);
-	bs.mem_budget = (Size) maintenance_work_mem * 1024;
-	bs.tmpctx = AllocSetContextCreate(buildctx, "bm25 build document",
-									  ALLOCSET_DEFAULT_SIZES);
-	bs.next_segid = 1;
-	bs.maxpartials = 8;
-	bs.partials = palloc(sizeof(Bm25SegmentEntry) * bs.maxpartials);
-	bs.builder = bm25_builder_guard_create();	/* freed with buildctx */
+	cfg = bm25_resolve_config(bm25_options_config_name(index), false);
+	bm25_build_state_init(&bs, index, cfg, (Size) maintenance_work_mem * 1024, 1);
 
 	bm25_sidecar_reset_dir(index);
 
-	table_index_build_scan(heap, index, indexInfo, true, true,
-						   bm25_build_callback, &bs, NULL);
+	nworkers = bm25_parallel_build_workers(heap, index);
+	if (nworkers > 0)
+	{
+		int			nlaunched = 0;
+
+		bs.partials = bm25_parallel_build(heap, index, indexInfo, cfg, nworkers,
+										  &bs.npartials, &bs.heap_tuples,
+										  &bs.index_tuples, &bs.next_segid,
+										  &nlaunched);
+		bs.maxpartials = Max(bs.npartials, 1);
+		parallel = true;
+		ereport(DEBUG1,
+				(errmsg_internal("bm25 build of \"%s\" used %d parallel workers",
+								 RelationGetRelationName(index), nlaunched)));
+	}
+	else
+		table_index_build_scan(heap, index, indexInfo, true, true,
+							   bm25_build_callback, &bs, NULL);
 
 	bm25_meta_init_empty(&meta, bs.cfg);
 	if (bs.npartials > 0)
 	{
 		bm25_build_spill(&bs);
-		ereport(DEBUG1,
-				(errmsg_internal("bm25 build of \"%s\" spilled %d partial segments within maintenance_work_mem",
-								 RelationGetRelationName(index), bs.npartials)));
+		if (!parallel)
+			ereport(DEBUG1,
+					(errmsg_internal("bm25 build of \"%s\" spilled %d partial segments within maintenance_work_mem",
+									 RelationGetRelationName(index), bs.npartials)));
 		if (bs.npartials == 1)
 		{
 			/* a lone spill is the final segment: log it now */
@@ -189,6 +257,8 @@ bm25_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			bm25_wal_log_segment(index, bs.partials[0].id,
 								 bm25_segment_path(&bs.rf, bs.partials[0].id),
 								 bs.partials[0].file_size);
+			/* a worker's partial is numbered beyond the leader's range */
+			bs.next_segid = Max(bs.next_segid, bs.partials[0].id + 1);
 		}
 		else
 			bm25_build_merge(&bs, &meta.segments[0]);
