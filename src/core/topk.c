@@ -405,6 +405,34 @@ impact_bound(const topk_engine *e, uint32_t i, const bm25_impact *imp, uint32_t 
 }
 
 /*
+ * Block-max bound of cursor slot a (not exhausted) for the block holding
+ * max(its doc, target), stored in e->bb[a]; narrows *we to that block's
+ * last doc, so a window never spans a block boundary of any term.
+ */
+static inline int
+block_bound_at(topk_engine *e, uint32_t a, uint32_t target, uint32_t *we)
+{
+	bm25_cursor *c = CUR(e, a);
+	uint32_t	last;
+	const bm25_impact *imp = NULL;
+	uint32_t	nimp = 0;
+	int			rc;
+
+	rc = bm25_cursor_shallow(c, c->doc > target ? c->doc : target, &last, &imp, &nimp);
+	if (rc != BM25_OK)
+		return rc;
+	if (last == BM25_NO_MORE_DOCS)
+		e->bb[a] = 0.0;
+	else
+	{
+		e->bb[a] = nimp == 0 ? HUGE_VAL : impact_bound(e, e->sterm[a], imp, nimp);
+		if (last < *we)
+			*we = last;
+	}
+	return BM25_OK;
+}
+
+/*
  * Doc length of a doc id a cursor reported: cursors only report ids below
  * ndocs (cursor_load_block checks the block's last id), so no range check.
  */
@@ -791,9 +819,6 @@ run_disjunction(topk_engine *e)
 			for (a = 0; a < m; a++)
 			{
 				bm25_cursor *c = CUR(e, a);
-				uint32_t	last;
-				const bm25_impact *imp = NULL;
-				uint32_t	nimp = 0;
 
 				e->word[a] = a;
 				if (c->doc == BM25_NO_MORE_DOCS)
@@ -801,18 +826,9 @@ run_disjunction(topk_engine *e)
 					e->bb[a] = 0.0;
 					continue;
 				}
-				rc = bm25_cursor_shallow(c, c->doc > ws ? c->doc : ws, &last, &imp, &nimp);
+				rc = block_bound_at(e, a, ws, &we);
 				if (rc != BM25_OK)
 					return rc;
-				if (last == BM25_NO_MORE_DOCS)
-					e->bb[a] = 0.0;
-				else
-				{
-					e->bb[a] = nimp == 0 ? HUGE_VAL :
-						impact_bound(e, e->sterm[a], imp, nimp);
-					if (last < we)
-						we = last;
-				}
 			}
 			/* A cursor already past the window contributes nothing in it. */
 			for (a = 0; a < m; a++)
@@ -1014,9 +1030,6 @@ run_conjunction(topk_engine *e)
 				for (a = 0; a < e->m; a++)
 				{
 					bm25_cursor *c = CUR(e, a);
-					uint32_t	last;
-					const bm25_impact *imp = NULL;
-					uint32_t	nimp = 0;
 
 					if (c->doc == BM25_NO_MORE_DOCS)
 					{
@@ -1025,18 +1038,9 @@ run_conjunction(topk_engine *e)
 						e->bb[a] = 0.0;
 						continue;
 					}
-					rc = bm25_cursor_shallow(c, c->doc > d ? c->doc : d, &last, &imp, &nimp);
+					rc = block_bound_at(e, a, d, &we);
 					if (rc != BM25_OK)
 						return rc;
-					if (last == BM25_NO_MORE_DOCS)
-						e->bb[a] = 0.0;
-					else
-					{
-						e->bb[a] = nimp == 0 ? HUGE_VAL :
-							impact_bound(e, e->sterm[a], imp, nimp);
-						if (last < we)
-							we = last;
-					}
 				}
 				for (a = 0; a < ns; a++)
 				{
