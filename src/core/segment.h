@@ -154,6 +154,12 @@ extern int	bm25_cursor_next(bm25_cursor *c);
 /* Move to the first posting with doc >= target (no-op if already there). */
 extern int	bm25_cursor_advance(bm25_cursor *c, uint32_t target);
 
+/* Block b's impacts by metadata only; the cursor does not move. */
+extern int	bm25_cursor_block_impacts(const bm25_cursor *c, uint32_t b,
+									  bm25_impact *imp, uint32_t *nimp);
+/* Decode block b and sit on its first posting (may move backwards). */
+extern int	bm25_cursor_load(bm25_cursor *c, uint32_t b);
+
 /*
  * Locate, without decoding postings, the block that would contain target.
  * Sets *last_doc to that block's last doc id (BM25_NO_MORE_DOCS if target

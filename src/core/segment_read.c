@@ -726,6 +726,57 @@ bm25_cursor_advance(bm25_cursor *c, uint32_t target)
 }
 
 /*
+ * Impacts of block b (< nblocks) of the cursor's term, copied to
+ * imp[0..BM25_MAX_IMPACTS), from the metadata alone.  Threshold estimation
+ * reads blocks in no particular order, so the cursor is left as it is.
+ */
+int
+bm25_cursor_block_impacts(const bm25_cursor *c, uint32_t b, bm25_impact *imp,
+						  uint32_t *nimp)
+{
+	const uint8_t *m;
+	uint32_t	n;
+	uint32_t	i;
+
+	*nimp = 0;
+	if (b >= c->term.nblocks)
+		return BM25_EINVAL;
+	m = cur_meta(c, b);
+	n = m[META_NIMP];
+	if (n == 0 || n > BM25_MAX_IMPACTS)
+		return BM25_ECORRUPT;
+	for (i = 0; i < n; i++)
+	{
+		imp[i].tf = bm25_get_u32(m + META_IMPACTS + 8 * i);
+		imp[i].dl = bm25_get_u32(m + META_IMPACTS + 8 * i + 4);
+	}
+	*nimp = n;
+	return BM25_OK;
+}
+
+/*
+ * Decode block b (< nblocks) and sit on its first posting.  Unlike advance
+ * this may move backwards, so it is for scratch cursors (threshold
+ * estimation), never for one a candidate loop is stepping.
+ */
+int
+bm25_cursor_load(bm25_cursor *c, uint32_t b)
+{
+	int			rc;
+
+	if (b >= c->term.nblocks)
+		return BM25_EINVAL;
+	if ((rc = cursor_load_block(c, b)) != BM25_OK)
+	{
+		cursor_exhaust(c);
+		return rc;
+	}
+	c->doc = c->docs[0];
+	c->tf = c->tfs[0];
+	return BM25_OK;
+}
+
+/*
  * Locate, by metadata only, the block that would hold target and report
  * its last doc id and impacts.  The impacts are decoded into the cursor's
  * private copy of the term info (c->term.impacts), which is what *imp

@@ -331,6 +331,9 @@ typedef struct topk_engine
 	uint32_t	nnot;
 	uint32_t   *mnot;			/* scorer terms of MUST_NOT terms */
 
+	bm25_cursor *scratch;		/* threshold estimation */
+	double	   *seedh;			/* its min-heap of contributions */
+
 	topk_heap  *heap;
 	int			can_prune;
 	double		theta;			/* worst kept score once full, else -inf */
@@ -339,8 +342,29 @@ typedef struct topk_engine
 
 #define CUR(e, slot)	(&(e)->cur[(e)->sterm[(slot)]])
 
+/*
+ * Work counters for profiling (test/bench/corebench.c); compiled in only
+ * with -DBM25_TOPK_STATS, so the server build pays nothing for them.
+ */
+#ifdef BM25_TOPK_STATS
+uint64_t	bm25_topk_stats[4];		/* windows, candidates, scored, emitted */
+#define TOPK_STAT(i)	(bm25_topk_stats[(i)]++)
+#else
+#define TOPK_STAT(i)	((void) 0)
+#endif
+
 /* Doc lengths below this get their normalization cached per query. */
 #define TOPK_NTAB		1024
+
+/*
+ * Threshold estimation (engine_seed): the strongest TOPK_SEED_TERMS terms
+ * each have at most TOPK_SEED_SCAN block bounds computed and their best
+ * TOPK_SEED_BLOCKS blocks decoded; k above TOPK_SEED_MAXK is not seeded.
+ */
+#define TOPK_SEED_TERMS		2
+#define TOPK_SEED_SCAN		256
+#define TOPK_SEED_BLOCKS	2
+#define TOPK_SEED_MAXK		(TOPK_SEED_BLOCKS * BM25_BLOCK_SIZE)
 
 /*
  * Can a doc whose score is at most bound (as computed in floating point,
@@ -544,6 +568,8 @@ engine_free(topk_engine *e)
 	free(e->must);
 	free(e->should);
 	free(e->mnot);
+	free(e->scratch);
+	free(e->seedh);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -601,7 +627,10 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	e->must = malloc(n * sizeof(uint32_t));
 	e->should = malloc(n * sizeof(uint32_t));
 	e->mnot = malloc(n * sizeof(uint32_t));
-	if (!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
+	e->scratch = malloc(sizeof(bm25_cursor));
+	e->seedh = malloc(TOPK_SEED_MAXK * sizeof(double));
+	if (!e->scratch || !e->seedh ||
+		!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
 		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
 		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm || !e->ntab)
 	{
@@ -701,6 +730,8 @@ engine_emit(topk_engine *e, uint32_t d, uint32_t dl)
 	double		score;
 	int			rc;
 
+	TOPK_STAT(3);
+
 	for (a = 0; a < e->nnot; a++)
 	{
 		bm25_cursor *c = &e->cur[e->mnot[a]];
@@ -736,8 +767,162 @@ engine_emit(topk_engine *e, uint32_t d, uint32_t dl)
 	rc = heap_offer(e->heap, score, bm25_segment_tid(e->seg, d));
 	if (rc != BM25_OK)
 		return rc;
-	if (e->can_prune && e->heap->full)
+	/* theta may come from threshold estimation: it only ever rises. */
+	if (e->can_prune && e->heap->full && e->heap->h[0].score > e->theta)
 		e->theta = e->heap->h[0].score;
+	return BM25_OK;
+}
+
+/* Push v into the min-heap h[0..*n) of capacity cap (keeps the cap largest). */
+static void
+seed_push(double *h, uint32_t *n, uint32_t cap, double v)
+{
+	uint32_t	i;
+
+	if (*n < cap)
+	{
+		i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2] > v)
+		{
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = v;
+		return;
+	}
+	if (!(v > h[0]))
+		return;
+	i = 0;
+	for (;;)
+	{
+		uint32_t	c = 2 * i + 1;
+
+		if (c >= cap)
+			break;
+		if (c + 1 < cap && h[c + 1] < h[c])
+			c++;
+		if (!(h[c] < v))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+}
+
+/*
+ * Threshold estimation: raise theta before the candidate loop of a segment
+ * to a score that at least k matching docs are known to reach.
+ *
+ * A doc's computed score is a sum of positive contributions, and rounding
+ * is monotone, so it is at least the computed contribution of any one of
+ * its terms.  Taking, for one term, the decoded postings of its blocks with
+ * the best block-max bounds, the k-th largest single-term contribution is
+ * therefore a lower bound of the final k-th score, provided each of those
+ * docs matches: true for a SHOULD term of a pure disjunction and for the
+ * only MUST term of a query without MUST_NOT terms (other cases are not
+ * seeded).  Pruning against it can drop only docs that could never enter
+ * the top k, and cannot_reach is strict, so docs tied with it still reach
+ * the heap: the result is the same, found with far fewer candidates.
+ */
+static int
+engine_seed(topk_engine *e, const bm25_search_seg *ss)
+{
+	uint64_t	k = e->heap->k;
+	uint32_t	order[TOPK_SEED_TERMS];
+	uint32_t	nord = 0;
+	uint32_t	t;
+	int			rc;
+
+	if (!e->can_prune || k > TOPK_SEED_MAXK || e->nnot > 0 || e->nmust > 1)
+		return BM25_OK;
+	if (e->nmust == 1)
+		order[nord++] = e->must[0];
+	else
+	{
+		/* The SHOULD slots with the largest term-level bounds. */
+		uint32_t	a;
+
+		for (a = 0; a < e->m; a++)
+		{
+			uint32_t	j = nord < TOPK_SEED_TERMS ? nord++ : TOPK_SEED_TERMS;
+
+			if (j == TOPK_SEED_TERMS)
+			{
+				if (!(e->ub[a] > e->ub[order[TOPK_SEED_TERMS - 1]]))
+					continue;
+				j = TOPK_SEED_TERMS - 1;
+			}
+			while (j > 0 && e->ub[order[j - 1]] < e->ub[a])
+			{
+				order[j] = order[j - 1];
+				j--;
+			}
+			order[j] = a;
+		}
+	}
+
+	for (t = 0; t < nord; t++)
+	{
+		uint32_t	i = e->sterm[order[t]];
+		const bm25_term_info *ti = &ss->terms[i];
+		uint32_t	nb = ti->nblocks;
+		uint32_t	nscan = nb < TOPK_SEED_SCAN ? nb : TOPK_SEED_SCAN;
+		uint32_t	best[TOPK_SEED_BLOCKS];
+		double		bestv[TOPK_SEED_BLOCKS];
+		uint32_t	nbest = 0;
+		uint32_t	nh = 0;
+		uint32_t	j;
+
+		if (ti->df < k)
+			continue;
+		/* Best blocks by bound, over all blocks or an even sample of them. */
+		for (j = 0; j < nscan; j++)
+		{
+			uint32_t	b = nb == nscan ? j : (uint32_t) ((uint64_t) j * nb / nscan);
+			bm25_impact imp[BM25_MAX_IMPACTS];
+			uint32_t	nimp;
+			double		v;
+			uint32_t	x;
+
+			rc = bm25_cursor_block_impacts(&e->cur[i], b, imp, &nimp);
+			if (rc != BM25_OK)
+				return rc;
+			v = impact_bound(e, i, imp, nimp);
+			if (nbest == TOPK_SEED_BLOCKS && !(v > bestv[nbest - 1]))
+				continue;
+			x = nbest < TOPK_SEED_BLOCKS ? nbest++ : TOPK_SEED_BLOCKS - 1;
+			while (x > 0 && bestv[x - 1] < v)
+			{
+				best[x] = best[x - 1];
+				bestv[x] = bestv[x - 1];
+				x--;
+			}
+			best[x] = b;
+			bestv[x] = v;
+		}
+		if (nbest == 0 || cannot_reach(e, bestv[0]))
+			continue;
+		/* Exact single-term contributions of their docs. */
+		for (j = 0; j < nbest; j++)
+		{
+			bm25_cursor *c = e->scratch;
+			uint32_t	p;
+
+			*c = e->cur[i];
+			rc = bm25_cursor_load(c, best[j]);
+			if (rc != BM25_OK)
+				return rc;
+			for (p = 0; p < c->nbuf; p++)
+			{
+				uint32_t	d = c->docs[p];
+
+				seed_push(e->seedh, &nh, (uint32_t) k,
+						  contrib(e, i, c->tfs[p], doc_norm(e, seg_doclen(e->seg, d))));
+			}
+		}
+		if (nh == k && e->seedh[0] > e->theta)
+			e->theta = e->seedh[0];
+	}
 	return BM25_OK;
 }
 
@@ -791,6 +976,7 @@ run_disjunction(topk_engine *e)
 		ne_g = split_point(e, e->gpre, ne_g, m);
 		if (ne_g == m)
 			break;
+		TOPK_STAT(0);
 		for (r = ne_g; r < m; r++)
 		{
 			bm25_cursor *c = CUR(e, e->gord[r]);
@@ -893,6 +1079,7 @@ run_disjunction(topk_engine *e)
 
 				if (d == BM25_NO_MORE_DOCS || d > we)
 					break;
+				TOPK_STAT(1);
 
 				if (dummy)
 				{
@@ -912,6 +1099,8 @@ run_disjunction(topk_engine *e)
 						double		norm = doc_norm(e, dl);
 						double		partial = 0.0;
 						int			skip = 0;
+
+						TOPK_STAT(2);
 
 						for (r = ne_w; r < m; r++)
 						{
@@ -1206,6 +1395,9 @@ bm25_topk(const bm25_search_seg *segs, uint32_t nsegs,
 				break;
 			continue;
 		}
+		rc = engine_seed(&e, &segs[s]);
+		if (rc != BM25_OK)
+			break;
 		if (e.nmust > 0)
 			rc = run_conjunction(&e);
 		else

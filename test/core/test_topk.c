@@ -953,6 +953,139 @@ test_block_skips(void)
 	free(ts.buf);
 }
 
+/*
+ * Threshold estimation: a term spanning more blocks than the estimator
+ * scans (so it samples), exact ties at the estimated threshold (many docs
+ * share the best single-term contribution, so the seed equals the k-th
+ * score and only TID order decides), a single MUST term, and the cases it
+ * must leave alone (two MUST terms, MUST_NOT), over k around the
+ * estimator's limits, against the exhaustive reference.
+ */
+static void
+test_seeding(void)
+{
+	bm25_builder *b = NULL;
+	tseg		ts;
+	bm25_writer_io io;
+	bm25_seg_summary sum;
+	uint32_t	ndocs = BM25_BLOCK_SIZE * 300 + 77;
+	uint32_t	d;
+	uint64_t	tokens = 0;
+	char		err[128];
+	unsigned long long seed = 4242;
+	int			variant;
+
+	memset(&ts, 0, sizeof(ts));
+	CHECK(bm25_builder_create(&b) == BM25_OK);
+	for (d = 0; d < ndocs; d++)
+	{
+		bm25_doc_term dt[3];
+		uint32_t	nt = 0;
+		uint32_t	dl = 20 + (uint32_t) (harness_rand(&seed) % 60);
+
+		dt[nt].text = "x";
+		dt[nt].len = 1;
+		dt[nt].tf = 1 + (uint32_t) (harness_rand(&seed) % 3);
+		/* Every 97th doc is one of many identical strongest x docs. */
+		if (d % 97 == 5)
+		{
+			dt[nt].tf = 6;
+			dl = 12;
+		}
+		nt++;
+		if (d % 3 == 0)
+		{
+			dt[nt].text = "y";
+			dt[nt].len = 1;
+			dt[nt].tf = 1 + (uint32_t) (harness_rand(&seed) % 4);
+			nt++;
+		}
+		if (d % 1500 == 700)
+		{
+			dt[nt].text = "z";
+			dt[nt].len = 1;
+			dt[nt].tf = 1 + d % 5;
+			nt++;
+		}
+		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(d + 1, 1), dl, dt, nt) == BM25_OK);
+		tokens += dl;
+	}
+	io.ctx = &ts;
+	io.write = mem_write;
+	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
+	bm25_builder_free(b);
+	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
+	if (ts.seg == NULL)
+	{
+		free(ts.buf);
+		return;
+	}
+
+	for (variant = 0; variant < 8; variant++)
+	{
+		static const struct
+		{
+			uint32_t	n;
+			const char *t[3];
+			bm25_occur	o[3];
+		}			qs[8] = {
+			{1, {"x"}, {BM25_SHOULD}},
+			{2, {"x", "y"}, {BM25_SHOULD, BM25_SHOULD}},
+			{2, {"x", "z"}, {BM25_SHOULD, BM25_SHOULD}},
+			{3, {"x", "y", "z"}, {BM25_SHOULD, BM25_SHOULD, BM25_SHOULD}},
+			{2, {"x", "y"}, {BM25_SHOULD, BM25_MUST}},
+			{2, {"x", "y"}, {BM25_MUST, BM25_MUST}},
+			{2, {"x", "y"}, {BM25_SHOULD, BM25_MUST_NOT}},
+			{2, {"y", "z"}, {BM25_MUST, BM25_SHOULD}},
+		};
+		static const uint64_t ks[] = {1, 2, 10, 11, 100, 255, 256, 257, 1000};
+		bm25_qterm	t[3];
+		bm25_term_info info[3];
+		uint64_t	dfs[3];
+		double		idf[3];
+		bm25_scorer sc;
+		bm25_search_seg ss;
+		uint32_t	i;
+		size_t		ki;
+
+		for (i = 0; i < qs[variant].n; i++)
+		{
+			t[i].text = qs[variant].t[i];
+			t[i].len = 1;
+			t[i].occur = qs[variant].o[i];
+			CHECK(bm25_segment_lookup(ts.seg, t[i].text, 1, &info[i]) == BM25_OK);
+			dfs[i] = info[i].df;
+		}
+		if (variant < 7)
+			CHECK(info[0].nblocks > 256);
+		bm25_scorer_init(&sc, 1.2, 0.75, ndocs, tokens, t, qs[variant].n, dfs, idf);
+		ss.seg = ts.seg;
+		ss.terms = info;
+		for (ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+		{
+			bm25_hit   *a = NULL;
+			bm25_hit   *e = NULL;
+			uint64_t	na = 0;
+			uint64_t	ne = 0;
+
+			CHECK(bm25_topk(&ss, 1, &sc, ks[ki], &a, &na) == BM25_OK);
+			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, ks[ki], &e, &ne) == BM25_OK);
+			CHECK_MSG(hits_equal(a, na, e, ne), "seeding variant %d k=%llu",
+					  variant, (unsigned long long) ks[ki]);
+			/* x alone: the top 100 are all tied strongest docs, by TID. */
+			if (variant == 0 && ks[ki] <= 100 && na == ks[ki])
+				CHECK(a[na - 1].score == a[0].score &&
+					  a[0].tid == BM25_TID_MAKE(6, 1));
+			free(a);
+			free(e);
+			total_compared++;
+		}
+		total_queries++;
+	}
+	bm25_segment_close(ts.seg);
+	free(ts.buf);
+}
+
 /* Corrupted postings: errors propagate, nothing leaks (ASan checks). */
 static void
 test_corruption(void)
@@ -1213,6 +1346,7 @@ suite_topk(void)
 	test_identical_docs();
 	test_edge_cases();
 	test_block_skips();
+	test_seeding();
 	test_engine_arith();
 	test_long_docs();
 	test_differential();
