@@ -4,6 +4,7 @@
 #   make core-check                core unit tests under ASan + UBSan
 #   make core-fuzz                 short libFuzzer runs of the core parsers
 #   scripts/test.sh                the whole suite (see README.md)
+#   make relevance                 ranking quality (docs/relevance.md)
 
 EXTENSION = bm25
 EXTVERSION = 0.1.0
@@ -92,3 +93,14 @@ bench-small:
 	test/bench/run.sh --small
 
 .PHONY: bench bench-small
+
+# ---------------------------------------------------------------------------
+# Ranking quality (nDCG@10 ...) of the installed bm25 on relevance-judged
+# collections kept outside the repository (../shared/relevance, or
+# BM25_RELEVANCE_DIR); skipped with a message when they are absent.  See
+# docs/relevance.md.
+# ---------------------------------------------------------------------------
+relevance:
+	test/relevance/run.sh
+
+.PHONY: relevance
