@@ -24,6 +24,9 @@
 #   BM25_USER=bm25                              OS user used when run as root
 #   BM25_SKIP_DEPS=1                            do not run scripts/deps.sh
 #   BM25_SKIP_INSTALL=1                         do not `make install`
+#   BM25_RELEVANCE_DIR=DIR                      relevance collections for
+#                                               test/t/120_relevance.pl (default
+#                                               ../shared/relevance if present)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -325,9 +328,16 @@ if [[ -z ${BM25_SKIP_INSTALL:-} ]]; then
 		build_failed "make install failed"
 fi
 
+# The relevance collections of test/t/120_relevance.pl live next to the
+# checkout, not in it, so the copy in $WORK cannot find them by itself.
+if [[ -z ${BM25_RELEVANCE_DIR:-} && -d $REPO_ROOT/../shared/relevance ]]; then
+	BM25_RELEVANCE_DIR=$(cd "$REPO_ROOT/../shared/relevance" && pwd)
+fi
+
 pass=(PG_CONFIG="$PG_CONFIG" BM25_T0="$BM25_T0")
 for v in BM25_TEST_ONLY PROVE_TESTS PROVE_FLAGS FUZZ_SECONDS BM25_SKIP_FUZZ \
-	PG_TEST_EXTRA PG_TEST_NOCLEAN PG_TEST_TIMEOUT_DEFAULT TEMP_CONFIG; do
+	PG_TEST_EXTRA PG_TEST_NOCLEAN PG_TEST_TIMEOUT_DEFAULT TEMP_CONFIG \
+	BM25_RELEVANCE_DIR; do
 	if [[ -n ${!v:-} ]]; then pass+=("$v=${!v}"); fi
 done
 exec_stages=(bash "$WORK/scripts/test.sh" --stages "$WORK")
