@@ -243,6 +243,8 @@ bm25_query_normalize(bm25_qterm *terms, uint32_t *n)
 
 	qsort(terms, *n, sizeof(bm25_qterm), qterm_cmp);
 
+	/* Every input entry is one occurrence, whatever its qtf said. */
+	terms[0].qtf = 1;
 	w = 1;
 	for (i = 1; i < *n; i++)
 	{
@@ -250,9 +252,14 @@ bm25_query_normalize(bm25_qterm *terms, uint32_t *n)
 		{
 			if (occur_rank(terms[i].occur) > occur_rank(terms[w - 1].occur))
 				terms[w - 1].occur = terms[i].occur;
+			terms[w - 1].qtf++;
 		}
 		else
-			terms[w++] = terms[i];
+		{
+			terms[w] = terms[i];
+			terms[w].qtf = 1;
+			w++;
+		}
 	}
 	*n = w;
 }

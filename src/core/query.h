@@ -46,12 +46,15 @@ typedef struct bm25_qterm
 	const char *text;
 	uint32_t	len;
 	bm25_occur	occur;
+	uint32_t	qtf;			/* occurrences merged into it; 0 reads as 1 */
 } bm25_qterm;
 
 /*
  * Sort terms by memcmp order and merge duplicates in place.  When a lexeme
- * appears more than once, MUST_NOT beats MUST, which beats SHOULD.  This
- * order is the canonical term order used for summing scores.
+ * appears more than once, MUST_NOT beats MUST, which beats SHOULD, and qtf
+ * counts the occurrences (a query is a bag of words, as in Lucene: a word
+ * given twice weighs twice).  This order is the canonical term order used
+ * for summing scores.
  */
 extern void bm25_query_normalize(bm25_qterm *terms, uint32_t *n);
 

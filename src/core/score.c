@@ -43,7 +43,7 @@ bm25_tfpart(const bm25_scorer *s, uint32_t tf, uint32_t dl)
 /*
  * Set up a scorer: parameters, avgdl = total_tokens / N (1.0 when N or
  * total_tokens is 0, so a degenerate corpus never divides by zero) and
- * idf[i] from dfs[i].
+ * the weights idf[i] = qtf * idf from dfs[i].
  */
 void
 bm25_scorer_init(bm25_scorer *s, double k1, double b, uint64_t N,
@@ -62,8 +62,14 @@ bm25_scorer_init(bm25_scorer *s, double k1, double b, uint64_t N,
 	s->nterms = nterms;
 	s->terms = terms;
 	s->idf = idf;
+	/*
+	 * A lexeme given qtf times weighs qtf times (bag of words).  The
+	 * multiplication is exact for qtf = 1, so single occurrences keep the
+	 * plain idf bit for bit.
+	 */
 	for (i = 0; i < nterms; i++)
-		idf[i] = bm25_idf(N, dfs[i]);
+		idf[i] = bm25_idf(N, dfs[i]) *
+			(double) (terms[i].qtf > 1 ? terms[i].qtf : 1);
 }
 
 /*

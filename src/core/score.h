@@ -5,7 +5,8 @@
  *	  idf(t)     = ln(1 + (N - df + 0.5) / (df + 0.5))
  *	  tfpart     = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
  *	  score(d,q) = sum over q's non-excluded terms present in d, in the
- *	               canonical (normalized) term order, of idf(t) * tfpart
+ *	               canonical (normalized) term order, of w(t) * tfpart,
+ *	               w(t) = qtf(t) * idf(t), qtf(t) = times t occurs in q
  *
  * A document that does not match the query (a required term missing, an
  * excluded term present, or no scoring term present) scores exactly 0.
@@ -30,7 +31,7 @@ typedef struct bm25_scorer
 	double		avgdl;			/* total tokens / N; 1.0 when N == 0 */
 	uint32_t	nterms;
 	const bm25_qterm *terms;	/* normalized query terms */
-	double	   *idf;			/* nterms entries, filled by bm25_scorer_init */
+	double	   *idf;			/* nterms weights qtf * idf, by bm25_scorer_init */
 } bm25_scorer;
 
 extern double bm25_idf(uint64_t N, uint64_t df);

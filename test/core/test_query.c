@@ -147,6 +147,7 @@ make_terms(bm25_qterm *t, const char *const *d, uint32_t n)
 		t[i].occur = d[i][0] == '+' ? BM25_MUST : d[i][0] == '-' ? BM25_MUST_NOT : BM25_SHOULD;
 		t[i].text = d[i] + 2;
 		t[i].len = (uint32_t) strlen(d[i] + 2);
+		t[i].qtf = 0;
 	}
 	return n;
 }
@@ -206,6 +207,24 @@ test_normalize(void)
 		};
 
 		NORM(in, want);
+	}
+	{
+		/* qtf counts every occurrence merged into a term, any occurrence. */
+		static const char *const in[] = {
+			" :x", "+:x", " :y", "-:y", "+:z", "-:z", " :z", " :v", " :v",
+			" :w", " :v", "+:t"
+		};
+		static const uint32_t want_qtf[] = {1, 3, 1, 2, 2, 3};	/* t v w x y z */
+		bm25_qterm	q[16];
+		uint32_t	nq = make_terms(q, in, sizeof(in) / sizeof(in[0]));
+		uint32_t	i;
+
+		q[0].qtf = 77;			/* an incoming qtf is not trusted */
+		bm25_query_normalize(q, &nq);
+		CHECK(nq == 6);
+		for (i = 0; i < nq && i < 6; i++)
+			CHECK_MSG(q[i].qtf == want_qtf[i], "normalize: term %.*s qtf %u, want %u",
+					  (int) q[i].len, q[i].text, q[i].qtf, want_qtf[i]);
 	}
 	{
 		static const char *const in[] = {"-:q", " :q", "+:q"};

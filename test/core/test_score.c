@@ -96,7 +96,7 @@ test_tfpart_and_score(void)
 		{0.0, 0.75, 50, 1234},
 	};
 	static const bm25_qterm terms[4] = {
-		{"a", 1, BM25_SHOULD}, {"b", 1, BM25_MUST}, {"c", 1, BM25_MUST_NOT}, {"d", 1, BM25_SHOULD}
+		{"a", 1, BM25_SHOULD, 1}, {"b", 1, BM25_MUST, 1}, {"c", 1, BM25_MUST_NOT, 1}, {"d", 1, BM25_SHOULD, 1}
 	};
 	uint64_t	dfs[4] = {3, 500, 40, 999};
 	double		idf[4];
@@ -165,7 +165,7 @@ test_tfpart_and_score(void)
 
 	/* A query of only excluded terms matches nothing. */
 	{
-		static const bm25_qterm neg[2] = {{"x", 1, BM25_MUST_NOT}, {"y", 1, BM25_MUST_NOT}};
+		static const bm25_qterm neg[2] = {{"x", 1, BM25_MUST_NOT, 1}, {"y", 1, BM25_MUST_NOT, 1}};
 		uint64_t	d2[2] = {1, 1};
 		double		i2[2];
 		uint32_t	tf0[2] = {0, 0};
@@ -177,7 +177,7 @@ test_tfpart_and_score(void)
 	}
 	/* SHOULD-only: one present term suffices; none present is 0. */
 	{
-		static const bm25_qterm sh[2] = {{"x", 1, BM25_SHOULD}, {"y", 1, BM25_SHOULD}};
+		static const bm25_qterm sh[2] = {{"x", 1, BM25_SHOULD, 1}, {"y", 1, BM25_SHOULD, 1}};
 		uint64_t	d2[2] = {1, 2};
 		double		i2[2];
 		uint32_t	tf0[2] = {0, 0};
@@ -192,7 +192,7 @@ test_tfpart_and_score(void)
 static void
 test_impact_bound(void)
 {
-	static const bm25_qterm terms[2] = {{"a", 1, BM25_SHOULD}, {"b", 1, BM25_MUST}};
+	static const bm25_qterm terms[2] = {{"a", 1, BM25_SHOULD, 1}, {"b", 1, BM25_MUST, 1}};
 	uint64_t	dfs[2] = {17, 4};
 	double		idf[2];
 	bm25_scorer s;
@@ -256,9 +256,46 @@ test_impact_bound(void)
 	}
 }
 
+/*
+ * A lexeme given qtf times weighs qtf times: weights are qtf * idf, a
+ * single occurrence (qtf 1, or 0 from a caller that never normalized)
+ * keeps the plain idf bit for bit, and bag-of-words semantics give a doc
+ * with "a" given twice exactly twice the score of "a" given once.
+ */
+static void
+test_query_tf(void)
+{
+	bm25_qterm	once[1] = {{"a", 1, BM25_SHOULD, 1}};
+	bm25_qterm	zero[1] = {{"a", 1, BM25_SHOULD, 0}};
+	bm25_qterm	twice[1] = {{"a", 1, BM25_SHOULD, 2}};
+	bm25_qterm	mixed[2] = {{"a", 1, BM25_SHOULD, 3}, {"b", 1, BM25_MUST, 1}};
+	uint64_t	dfs[2] = {40, 7};
+	double		w1[1], w0[1], w2[1], wm[2];
+	bm25_scorer s1, s0, s2, sm;
+	uint32_t	tf[2] = {3, 2};
+	uint32_t	dl;
+
+	bm25_scorer_init(&s1, 1.2, 0.75, 1000, 50000, once, 1, dfs, w1);
+	bm25_scorer_init(&s0, 1.2, 0.75, 1000, 50000, zero, 1, dfs, w0);
+	bm25_scorer_init(&s2, 1.2, 0.75, 1000, 50000, twice, 1, dfs, w2);
+	bm25_scorer_init(&sm, 1.2, 0.75, 1000, 50000, mixed, 2, dfs, wm);
+	CHECK(w1[0] == bm25_idf(1000, 40));
+	CHECK(w0[0] == w1[0]);
+	CHECK(w2[0] == 2.0 * w1[0]);
+	CHECK(wm[0] == 3.0 * bm25_idf(1000, 40) && wm[1] == bm25_idf(1000, 7));
+	for (dl = 1; dl < 400; dl += 7)
+	{
+		CHECK(bm25_score_doc(&s2, tf, dl) == 2.0 * bm25_score_doc(&s1, tf, dl));
+		CHECK(bm25_score_doc(&s0, tf, dl) == bm25_score_doc(&s1, tf, dl));
+		CHECK(bm25_score_doc(&sm, tf, dl) ==
+			  wm[0] * bm25_tfpart(&sm, 3, dl) + wm[1] * bm25_tfpart(&sm, 2, dl));
+	}
+}
+
 void
 suite_score(void)
 {
+	test_query_tf();
 	test_idf();
 	test_tfpart_and_score();
 	test_impact_bound();

@@ -812,7 +812,7 @@ test_identical_docs(void)
 	bm25_seg_summary sum;
 	bm25_doc_term dt[2] = {{"apple", 5, 2}, {"pear", 4, 1}};
 	uint32_t	i;
-	bm25_qterm	t[1] = {{"apple", 5, BM25_SHOULD}};
+	bm25_qterm	t[1] = {{"apple", 5, BM25_SHOULD, 1}};
 	bm25_term_info info[1];
 	uint64_t	dfs[1];
 	double		idf[1];
@@ -912,7 +912,7 @@ test_block_skips(void)
 			{BM25_MUST, BM25_SHOULD}, {BM25_SHOULD, BM25_SHOULD},
 			{BM25_MUST, BM25_MUST}, {BM25_SHOULD, BM25_MUST}
 		};
-		bm25_qterm	t[2] = {{"x", 1, BM25_SHOULD}, {"y", 1, BM25_SHOULD}};
+		bm25_qterm	t[2] = {{"x", 1, BM25_SHOULD, 1}, {"y", 1, BM25_SHOULD, 1}};
 		bm25_term_info info[2];
 		uint64_t	dfs[2];
 		double		idf[2];
@@ -1053,6 +1053,7 @@ test_seeding(void)
 			t[i].text = qs[variant].t[i];
 			t[i].len = 1;
 			t[i].occur = qs[variant].o[i];
+			t[i].qtf = 1;
 			CHECK(bm25_segment_lookup(ts.seg, t[i].text, 1, &info[i]) == BM25_OK);
 			dfs[i] = info[i].df;
 		}
@@ -1306,6 +1307,7 @@ test_long_docs(void)
 			t[nt].text = words[j];
 			t[nt].len = (uint32_t) strlen(words[j]);
 			t[nt].occur = r == 0 ? BM25_MUST : r == 1 ? BM25_MUST_NOT : BM25_SHOULD;
+			t[nt].qtf = 1 + (uint32_t) (j % 2);
 			nt++;
 		}
 		for (j = 0; j < nt; j++)

@@ -386,9 +386,11 @@ BEGIN
 		       (SELECT count(*) FROM ref_df)::bigint AS terms
 		FROM ref_docs;
 	-- distinct lexemes of each query with their occurrence
-	-- (1 SHOULD, 2 MUST, 3 MUST_NOT)
+	-- (1 SHOULD, 2 MUST, 3 MUST_NOT) and how often the query gives them
+	-- (qtf: a lexeme given twice weighs twice)
 	CREATE TABLE qlex_all AS
-		SELECT c.qid, t.lexeme, max(c.occur) AS occur
+		SELECT c.qid, t.lexeme, max(c.occur) AS occur,
+		       sum(array_length(t.positions, 1)) AS qtf
 		FROM (SELECT q.qid,
 		             CASE left(w, 1) WHEN '+' THEN 2 WHEN '-' THEN 3 ELSE 1 END AS occur,
 		             CASE WHEN left(w, 1) IN ('+', '-') THEN substr(w, 2) ELSE w END AS word
@@ -396,11 +398,12 @@ BEGIN
 		      WHERE q.qid = ANY (p_qids) AND w <> '') c,
 		     unnest(to_tsvector('english', c.word)) t
 		GROUP BY c.qid, t.lexeme;
-	-- the scoring lexemes with their idf (absent ones contribute nothing)
+	-- the scoring lexemes with their weight qtf * idf, idf first as in
+	-- bm25_scorer_init (absent ones contribute nothing)
 	CREATE TABLE qlex AS
 		SELECT x.qid, x.lexeme, x.occur,
 		       ln(1.0::float8 + (s.n::float8 - f.df::float8 + 0.5::float8)
-		                        / (f.df::float8 + 0.5::float8)) AS idf
+		                        / (f.df::float8 + 0.5::float8)) * x.qtf::float8 AS idf
 		FROM qlex_all x
 		JOIN ref_df f USING (lexeme)
 		CROSS JOIN ref_stats s
