@@ -16,7 +16,6 @@
 --   SELECT rel_run_tsrank('ts_rank');
 --   SELECT * FROM rel_metrics();
 --   SELECT rel_ref_build(1.2, 0.75);   -- brute-force BM25 (exactness)
---   SELECT rel_run_ref('bm25-sql+qtf k1=1.2 b=0.75', true);
 --   SELECT * FROM rel_exact_diffs('bm25 k1=1.2 b=0.75', 10);
 
 -- The functions below refer to tables that rel_load() and rel_ref_build()
@@ -227,18 +226,25 @@ $$;
 -- (byte-wise lexeme) order of docs/ranking.md, so scores are normally
 -- bit-identical to the extension's.  A query is its stripped text split on
 -- blanks, each word analyzed on its own as the extension does, every
--- lexeme SHOULD, duplicates counted once.
+-- lexeme SHOULD.  The query is a bag of words: a lexeme weighs
+-- w = idf * qtf, qtf the number of its occurrences among the analyzed
+-- words, and a document's part is w * tfpart (the extension's order of
+-- operations; idf * 1.0 is exact, so lexemes given once keep the plain
+-- idf).
 --
--- Documents are analyzed token by token with ts_parse() and ts_lexize()
--- over the configuration's mapping (what ts_debug() does), not with
--- to_tsvector(): a tsvector keeps at most 255 positions per lexeme, and
--- cacm's citation lists repeat numbers like "1" and "5" more often than
--- that in some documents, which would undercount their tf and dl.
+-- Documents and queries are analyzed token by token with ts_parse() and
+-- ts_lexize() over the configuration's mapping (what ts_debug() and the
+-- extension's parsetext() do), not with to_tsvector(): a tsvector keeps at
+-- most 255 positions per lexeme, and cacm's citation lists repeat numbers
+-- like "1" and "5" more often than that in some documents, which would
+-- undercount their tf and dl.  Queries go the same way, so qtf counts
+-- every lexeme occurrence the parser yields, as the extension does.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION rel_ref_term(idf float8, tf float8, dl float8, avgdl float8,
+-- w * tfpart, w = idf * qtf
+CREATE FUNCTION rel_ref_term(w float8, tf float8, dl float8, avgdl float8,
 							 k1 float8, b float8)
 RETURNS float8 LANGUAGE sql IMMUTABLE AS
-$$ SELECT idf * (tf * (k1 + 1.0::float8)
+$$ SELECT w * (tf * (k1 + 1.0::float8)
 				 / (tf + k1 * (1.0::float8 - b + b * dl / avgdl))) $$;
 
 -- ref_rank: every matching document of every query, by score DESC, id DESC
@@ -283,18 +289,26 @@ BEGIN
 			   sum(dl)::float8 / count(*)::float8 AS avgdl,
 			   p_k1 AS k1, p_b AS b
 		FROM ref_docs;
-	-- qtf (words of the query that yield the lexeme) is not part of the
-	-- extension's scoring; rel_run_ref() uses it for a diagnostic ranker
+	-- qtf: occurrences of the lexeme among the lexemes of the query's
+	-- words, each word parsed and lexized as the documents are
 	CREATE TABLE ref_qlex AS
 		SELECT x.qid, x.lexeme, x.qtf,
 			   ln(1.0::float8 + (s.n::float8 - f.df::float8 + 0.5::float8)
-								/ (f.df::float8 + 0.5::float8)) AS idf
-		FROM (SELECT q.qid, t.lexeme, count(*) AS qtf
+								/ (f.df::float8 + 0.5::float8))
+			   * x.qtf::float8 AS w
+		FROM (SELECT q.qid, l.lexeme, count(*) AS qtf
 			  FROM queries q,
 				   regexp_split_to_table(rel_strip(q.qtext), '\s+') w,
-				   unnest(to_tsvector(cfg, w)) t
-			  WHERE w <> ''
-			  GROUP BY q.qid, t.lexeme) x
+				   ts_parse((SELECT cfgparser FROM pg_ts_config WHERE oid = cfg), w) p,
+				   LATERAL (SELECT ts_lexize(m.mapdict::regdictionary, p.token) AS lexemes
+							FROM pg_ts_config_map m
+							WHERE m.mapcfg = cfg AND m.maptokentype = p.tokid
+							  AND ts_lexize(m.mapdict::regdictionary, p.token) IS NOT NULL
+							ORDER BY m.mapseqno
+							LIMIT 1) lx,
+				   unnest(lx.lexemes) l(lexeme)
+			  WHERE w <> '' AND l.lexeme <> ''
+			  GROUP BY q.qid, l.lexeme) x
 		JOIN (SELECT lexeme, count(*) AS df FROM ref_postings GROUP BY lexeme) f
 		  USING (lexeme)
 		CROSS JOIN ref_stats s;
@@ -305,7 +319,7 @@ BEGIN
 		SELECT qid, id, score,
 			   row_number() OVER (PARTITION BY qid ORDER BY score DESC, id DESC) AS rnk
 		FROM (SELECT ql.qid, p.id,
-					 sum(rel_ref_term(ql.idf, p.tf, d.dl, s.avgdl, p_k1, p_b)
+					 sum(rel_ref_term(ql.w, p.tf, d.dl, s.avgdl, p_k1, p_b)
 						 ORDER BY ql.lexeme COLLATE "C") AS score
 			  FROM ref_qlex ql
 			  JOIN ref_postings p ON p.lexeme = ql.lexeme
@@ -314,45 +328,6 @@ BEGIN
 			  GROUP BY ql.qid, p.id) sc;
 	CREATE INDEX ON ref_rank (qid, id);
 	ANALYZE ref_rank;
-END
-$$;
-
--- Stores the reference ranking of the last rel_ref_build() as a run, so
--- the metrics can be compared.  With p_qtf, a lexeme's part is multiplied
--- by the number of query words that yield it, as engines that score a bag
--- of query words do (a Lucene BooleanQuery with one clause per word): the
--- extension counts a repeated query lexeme once (README, "Query syntax"),
--- and this diagnostic ranker measures what that costs on verbose queries.
-CREATE FUNCTION rel_run_ref(p_ranker text, p_qtf bool, p_limit int DEFAULT 100)
-RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz := clock_timestamp();
-BEGIN
-	DELETE FROM results WHERE ranker = p_ranker;
-	DELETE FROM rel_runs WHERE ranker = p_ranker;
-	IF NOT p_qtf THEN
-		INSERT INTO results
-			SELECT p_ranker, qid, rnk, id, score FROM ref_rank WHERE rnk <= p_limit;
-	ELSE
-		INSERT INTO results
-			SELECT p_ranker, qid, rnk, id, score
-			FROM (SELECT qid, id, score,
-						 row_number() OVER (PARTITION BY qid
-											ORDER BY score DESC, id DESC) AS rnk
-				  FROM (SELECT ql.qid, p.id,
-							   sum(ql.qtf * rel_ref_term(ql.idf, p.tf, d.dl, s.avgdl,
-														  s.k1, s.b)
-								   ORDER BY ql.lexeme COLLATE "C") AS score
-						FROM ref_qlex ql
-						JOIN ref_postings p ON p.lexeme = ql.lexeme
-						JOIN ref_docs d ON d.id = p.id
-						CROSS JOIN ref_stats s
-						GROUP BY ql.qid, p.id) sc) x
-			WHERE rnk <= p_limit;
-	END IF;
-	INSERT INTO rel_runs
-		VALUES (p_ranker, extract(epoch FROM clock_timestamp() - t0));
 END
 $$;
 

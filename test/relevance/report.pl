@@ -50,17 +50,13 @@ for my $r (@{ read_tsv($reffile) })
 	}
 }
 
-# The measured rankers in display order, with the reference row each one is
-# compared with: the SQL rankers are the same BM25 at the same settings.
-my @order = ('ts_rank', 'bm25 k1=1.2 b=0.75', 'bm25 k1=0.9 b=0.4',
-	'bm25-sql+qtf k1=1.2 b=0.75', 'bm25-sql+qtf k1=0.9 b=0.4');
+# The measured rankers in display order; each is compared with the
+# reference row of the same name.
+my @order = ('ts_rank', 'bm25 k1=1.2 b=0.75', 'bm25 k1=0.9 b=0.4');
 my %label = (
-	'ts_rank'                    => 'ts_rank over GIN',
-	'bm25 k1=1.2 b=0.75'         => 'bm25 k1=1.2 b=0.75',
-	'bm25 k1=0.9 b=0.4'          => 'bm25 k1=0.9 b=0.4',
-	'bm25-sql+qtf k1=1.2 b=0.75' => 'SQL BM25 + query tf, 1.2/0.75 *',
-	'bm25-sql+qtf k1=0.9 b=0.4'  => 'SQL BM25 + query tf, 0.9/0.4 *');
-sub ref_key { my ($r) = @_; $r =~ s/^bm25-sql\+qtf /bm25 /; return $r }
+	'ts_rank'            => 'ts_rank over GIN',
+	'bm25 k1=1.2 b=0.75' => 'bm25 k1=1.2 b=0.75',
+	'bm25 k1=0.9 b=0.4'  => 'bm25 k1=0.9 b=0.4');
 
 # a difference with 3 decimals and its sign, "+0.000" rather than "-0.000"
 sub signed3
@@ -90,7 +86,6 @@ my $hdr = sprintf("%-34s %7s %6s %7s %8s %6s %6s %6s %7s",
 	'ranker', 'nDCG@10', 'ref', 'diff', 'MAP@100', 'P@10', 'P@30', 'R@100', 'time');
 print "\nRanking quality ($what)\n";
 print "ref = nDCG\@10 reference figure of the collections' README; diff = measured - ref\n";
-print "* diagnostic: brute-force BM25 in SQL that counts repeated query words (not bm25's rule)\n";
 
 for my $c (@collections)
 {
@@ -118,7 +113,7 @@ for my $c (@collections)
 	for my $m (@ms)
 	{
 		my $r    = $m->{ranker};
-		my $rv   = $ref{$c}{ ref_key($r) };
+		my $rv   = $ref{$c}{ $r };
 		my $diff = defined $rv ? $m->{ndcg10} - $rv : undef;
 		printf("%-34s %7.3f %6s %7s %8.3f %6.3f %6.3f %6.3f %6.2fs\n",
 			$label{$r} // $r, $m->{ndcg10},
@@ -163,7 +158,7 @@ for my $c (@collections)
 		for my $c (@collections)
 		{
 			my ($m) = grep { $_->{collection} eq $c && $_->{ranker} eq $r } @$metrics;
-			my $rv = $ref{$c}{ ref_key($r) };
+			my $rv = $ref{$c}{ $r };
 			if ($m)
 			{
 				$any = 1;
