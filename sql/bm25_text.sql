@@ -99,3 +99,45 @@ SELECT id FROM t_vc WHERE body @@@ 'fox' ORDER BY id;
 ALTER INDEX t_vc_bm25 SET (k1 = 2.0, b = 0.0);
 SELECT id, round(bm25_score(body, 'fox')::numeric, 6) FROM t_vc WHERE body @@@ 'fox' ORDER BY id;
 RESET enable_seqscan;
+
+-- CREATE INDEX remembers what the dictionaries make of each token; it must
+-- count exactly what parsetext() counts (the insert path, to_tsvector), for
+-- one-token dictionaries (synonym, with a prefix flag) and for a thesaurus,
+-- which looks at several tokens and makes the build fall back to parsetext().
+CREATE TEXT SEARCH DICTIONARY t_syn (TEMPLATE = synonym, SYNONYMS = synonym_sample);
+CREATE TEXT SEARCH DICTIONARY t_th (TEMPLATE = thesaurus, DictFile = thesaurus_sample,
+  Dictionary = english_stem);
+CREATE TEXT SEARCH CONFIGURATION t_syn_cfg (COPY = english);
+ALTER TEXT SEARCH CONFIGURATION t_syn_cfg ALTER MAPPING FOR asciiword WITH t_syn, english_stem;
+CREATE TEXT SEARCH CONFIGURATION t_th_cfg (COPY = english);
+ALTER TEXT SEARCH CONFIGURATION t_th_cfg ALTER MAPPING FOR asciiword WITH t_th, english_stem;
+CREATE TABLE t_lc (id int, body text);
+INSERT INTO t_lc SELECT i, (ARRAY['one two three stars', 'supernovae stars and postgres',
+  'PostgreSQL indices, postgre indices', 'booking the tickets', 'one two one',
+  'two supernovae', 'gogle one two three four'])[1 + i % 7] || ' ' || i
+  FROM generate_series(1, 70) i;
+CREATE TABLE t_lc_ins (LIKE t_lc);
+CREATE INDEX t_lc_syn_ins ON t_lc_ins USING bm25 (body) WITH (text_config = 't_syn_cfg');
+INSERT INTO t_lc_ins SELECT * FROM t_lc;
+CREATE INDEX t_lc_syn ON t_lc USING bm25 (body) WITH (text_config = 't_syn_cfg');
+SELECT b.documents = i.documents AS docs_equal, b.total_tokens = i.total_tokens AS tokens_equal,
+       b.total_tokens = (SELECT sum(array_length(positions, 1))
+                         FROM t_lc, unnest(to_tsvector('t_syn_cfg', body))) AS tokens_as_tsvector
+FROM bm25_index_stats('t_lc_syn') b, bm25_index_stats('t_lc_syn_ins') i;
+SELECT (SELECT array_agg(id || ':' || bm25_score(body, 'pgsql index stars') ORDER BY id)
+        FROM t_lc WHERE body @@@ 'pgsql index stars') =
+       (SELECT array_agg(id || ':' || bm25_score(body, 'pgsql index stars') ORDER BY id)
+        FROM t_lc_ins WHERE body @@@ 'pgsql index stars') AS syn_scores_equal;
+DROP INDEX t_lc_syn, t_lc_syn_ins;
+TRUNCATE t_lc_ins;
+CREATE INDEX t_lc_th_ins ON t_lc_ins USING bm25 (body) WITH (text_config = 't_th_cfg');
+INSERT INTO t_lc_ins SELECT * FROM t_lc;
+CREATE INDEX t_lc_th ON t_lc USING bm25 (body) WITH (text_config = 't_th_cfg');
+SELECT b.documents = i.documents AS docs_equal, b.total_tokens = i.total_tokens AS tokens_equal,
+       b.total_tokens = (SELECT sum(array_length(positions, 1))
+                         FROM t_lc, unnest(to_tsvector('t_th_cfg', body))) AS tokens_as_tsvector
+FROM bm25_index_stats('t_lc_th') b, bm25_index_stats('t_lc_th_ins') i;
+SELECT (SELECT array_agg(id || ':' || bm25_score(body, 'one two three sn') ORDER BY id)
+        FROM t_lc WHERE body @@@ 'one two three sn') =
+       (SELECT array_agg(id || ':' || bm25_score(body, 'one two three sn') ORDER BY id)
+        FROM t_lc_ins WHERE body @@@ 'one two three sn') AS th_scores_equal;

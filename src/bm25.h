@@ -215,7 +215,11 @@ typedef struct Bm25Doc
 	uint32		dl;				/* tokens after analysis */
 } Bm25Doc;
 
-extern void bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc);
+/* Build-time cache of dictionary results per token (NULL: none). */
+typedef struct Bm25LexCache Bm25LexCache;
+extern Bm25LexCache *bm25_lexcache_create(Size budget);
+extern void bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc,
+							 Bm25LexCache *cache);
 extern void bm25_analyze_query(Oid cfg, const char *q, int len,
 							   bm25_qterm **terms, uint32 *nterms);
 

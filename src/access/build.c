@@ -28,6 +28,7 @@ typedef struct Bm25BuildState
 	int			npartials;
 	int			maxpartials;
 	Bm25SegmentEntry *partials;
+	Bm25LexCache *lexcache;		/* dictionary results per token */
 } Bm25BuildState;
 
 /*
@@ -74,7 +75,7 @@ bm25_build_callback(Relation index, ItemPointer tid, Datum *values,
 
 	old = MemoryContextSwitchTo(bs->tmpctx);
 	t = DatumGetTextPP(values[0]);
-	bm25_analyze_doc(bs->cfg, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc);
+	bm25_analyze_doc(bs->cfg, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc, bs->lexcache);
 	if (doc.dl > 0)
 	{
 		status = bm25_builder_add_doc(bs->builder->b,
@@ -152,6 +153,8 @@ bm25_build_state_init(Bm25BuildState *bs, Relation index, Oid cfg,
 	bs->maxpartials = 8;
 	bs->partials = palloc(sizeof(Bm25SegmentEntry) * bs->maxpartials);
 	bs->builder = bm25_builder_guard_create();	/* freed with the context */
+	/* An eighth of the budget, at most 64MB: it pays off long before that. */
+	bs->lexcache = bm25_lexcache_create(Min(mem_budget / 8, (Size) 64 * 1024 * 1024));
 }
 
 /*

@@ -35,7 +35,7 @@ bm25_aminsert(Relation index, Datum *values, bool *isnull,
 	old = MemoryContextSwitchTo(ctx);
 	bm25_meta_read(index, &meta);
 	t = DatumGetTextPP(values[0]);
-	bm25_analyze_doc(meta.text_config, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc);
+	bm25_analyze_doc(meta.text_config, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &doc, NULL);
 	if (doc.dl > 0)
 	{
 		bm25_l0_append(index, &doc,

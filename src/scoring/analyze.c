@@ -11,14 +11,260 @@
 #include "bm25.h"
 
 #include "common/hashfn.h"
+#include "tsearch/ts_cache.h"
+#include "tsearch/ts_public.h"
 #include "tsearch/ts_utils.h"
+
+/*
+ * Build-time cache of what the dictionaries make of a token.
+ *
+ * Dictionaries (snowball stemming, stop words) are two fifths of CREATE
+ * INDEX time, and a corpus repeats its words endlessly.  Running the parser
+ * ourselves and remembering, per (token type, token), the lexemes the
+ * configuration's dictionary chain returned gives exactly the word list
+ * parsetext() builds, as long as every dictionary looks at one token at a
+ * time: the chain is then a pure function of the token.  A dictionary that
+ * asks for the next token (a thesaurus) makes the document go through
+ * parsetext() after all and switches the cache off for the rest of the
+ * build.  The cache stops growing at its byte budget; tokens it does not
+ * hold are then lexized every time, as parsetext() would.
+ */
+typedef struct Bm25LexEntry
+{
+	uint32		hash;			/* 0 = empty slot */
+	int32		type;
+	int32		toklen;
+	int32		nlex;
+	char	   *tok;
+	char	  **lex;			/* nlex lexemes, NUL-terminated */
+} Bm25LexEntry;
+
+struct Bm25LexCache
+{
+	MemoryContext cxt;
+	Bm25LexEntry *slots;
+	uint32		nslots;			/* power of two */
+	uint32		nused;
+	Size		bytes;
+	Size		budget;
+	bool		disabled;		/* a dictionary wanted more than one token */
+};
+
+/* Creates an empty cache in the current memory context. */
+Bm25LexCache *
+bm25_lexcache_create(Size budget)
+{
+	Bm25LexCache *c = palloc0(sizeof(Bm25LexCache));
+
+	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "bm25 lexeme cache",
+								   ALLOCSET_DEFAULT_SIZES);
+	c->nslots = 4096;
+	c->slots = MemoryContextAllocZero(c->cxt, sizeof(Bm25LexEntry) * c->nslots);
+	c->budget = budget;
+	c->bytes = sizeof(Bm25LexEntry) * c->nslots;
+	return c;
+}
+
+/* Slot of (type, tok) or the empty slot where it belongs. */
+static Bm25LexEntry *
+lexcache_slot(Bm25LexCache *c, uint32 h, int type, const char *tok, int len)
+{
+	uint32		i = h & (c->nslots - 1);
+
+	for (;;)
+	{
+		Bm25LexEntry *e = &c->slots[i];
+
+		if (e->hash == 0 ||
+			(e->hash == h && e->type == type && e->toklen == len &&
+			 memcmp(e->tok, tok, len) == 0))
+			return e;
+		i = (i + 1) & (c->nslots - 1);
+	}
+}
+
+/* Doubles the table; entries move, their strings stay where they are. */
+static void
+lexcache_grow(Bm25LexCache *c)
+{
+	Bm25LexEntry *old = c->slots;
+	uint32		n = c->nslots;
+
+	c->nslots *= 2;
+	c->slots = MemoryContextAllocZero(c->cxt, sizeof(Bm25LexEntry) * c->nslots);
+	c->bytes += sizeof(Bm25LexEntry) * c->nslots;
+	for (uint32 i = 0; i < n; i++)
+		if (old[i].hash != 0)
+		{
+			uint32		j = old[i].hash & (c->nslots - 1);
+
+			while (c->slots[j].hash != 0)
+				j = (j + 1) & (c->nslots - 1);
+			c->slots[j] = old[i];
+		}
+	pfree(old);
+}
+
+/*
+ * The dictionary chain of cfg for one token, as LexizeExec runs it for a
+ * token no multi-token dictionary is working on: the first dictionary that
+ * knows the token decides (an empty result is a stop word); a filtering
+ * dictionary hands its output to the next one.  NULL when no dictionary
+ * knows the token.  *multi is set when a dictionary asked for the next
+ * token, which this function cannot honour.
+ */
+static TSLexeme *
+lexize_token(TSConfigCacheEntry *cfg, int type, char *tok, int len, bool *multi)
+{
+	ListDictionary *map = cfg->map + type;
+
+	for (int i = 0; i < map->len; i++)
+	{
+		TSDictionaryCacheEntry *dict = lookup_ts_dictionary_cache(map->dictIds[i]);
+		DictSubState state;
+		TSLexeme   *res;
+
+		state.isend = state.getnext = false;
+		state.private_state = NULL;
+		res = (TSLexeme *) DatumGetPointer(FunctionCall4(&dict->lexize,
+														 PointerGetDatum(dict->dictData),
+														 PointerGetDatum(tok),
+														 Int32GetDatum(len),
+														 PointerGetDatum(&state)));
+		if (state.getnext)
+		{
+			*multi = true;
+			return NULL;
+		}
+		if (res == NULL)
+			continue;
+		if (res->flags & TSL_FILTER)
+		{
+			tok = res->lexeme;
+			len = strlen(res->lexeme);
+			continue;
+		}
+		return res;
+	}
+	return NULL;
+}
+
+/* Appends a word to prs, growing it as parsetext does. */
+static inline void
+add_word(ParsedText *prs, char *word)
+{
+	if (prs->curwords == prs->lenwords)
+	{
+		prs->lenwords *= 2;
+		prs->words = repalloc(prs->words, prs->lenwords * sizeof(ParsedWord));
+	}
+	prs->words[prs->curwords].len = strlen(word);
+	prs->words[prs->curwords].word = word;
+	prs->words[prs->curwords].nvariant = 0;
+	prs->words[prs->curwords].flags = 0;
+	prs->words[prs->curwords].alen = 0;
+	prs->words[prs->curwords].pos.pos = 0;
+	prs->curwords++;
+}
+
+/*
+ * parsetext() with the dictionary results of tokens taken from the cache.
+ * Fills prs->words with the same lexemes in the same order (positions are
+ * not kept: nothing here uses them).  Returns false, with prs unusable,
+ * when a dictionary wanted several tokens.
+ */
+static bool
+parsetext_cached(Oid cfgId, ParsedText *prs, char *buf, int buflen, Bm25LexCache *c)
+{
+	TSConfigCacheEntry *cfg = lookup_ts_config_cache(cfgId);
+	TSParserCacheEntry *prsobj = lookup_ts_parser_cache(cfg->prsId);
+	void	   *prsdata;
+	int			type;
+	char	   *lemm = NULL;
+	int			lenlemm = 0;
+	bool		ok = true;
+
+	prsdata = DatumGetPointer(FunctionCall2(&prsobj->prsstart,
+											PointerGetDatum(buf), Int32GetDatum(buflen)));
+	do
+	{
+		uint32		h;
+		Bm25LexEntry *e;
+		TSLexeme   *res;
+		bool		multi = false;
+
+		type = DatumGetInt32(FunctionCall3(&prsobj->prstoken, PointerGetDatum(prsdata),
+										   PointerGetDatum(&lemm), PointerGetDatum(&lenlemm)));
+		if (type > 0 && lenlemm >= MAXSTRLEN)
+		{
+			/* parsetext's own notice, word for word */
+			ereport(NOTICE,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("word is too long to be indexed"),
+					 errdetail("Words longer than %d characters are ignored.",
+							   MAXSTRLEN)));
+			continue;
+		}
+		if (type <= 0 || type >= cfg->lenmap || cfg->map[type].len == 0)
+			continue;
+
+		h = hash_bytes_extended((const unsigned char *) lemm, lenlemm, type) | 1;
+		e = lexcache_slot(c, (uint32) h, type, lemm, lenlemm);
+		if (e->hash != 0)
+		{
+			for (int i = 0; i < e->nlex; i++)
+				add_word(prs, e->lex[i]);
+			continue;
+		}
+
+		res = lexize_token(cfg, type, lemm, lenlemm, &multi);
+		if (multi)
+		{
+			ok = false;
+			break;
+		}
+		if (c->bytes < c->budget)
+		{
+			int			n = 0;
+			MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+			while (res && res[n].lexeme)
+				n++;
+			e->hash = (uint32) h;
+			e->type = type;
+			e->toklen = lenlemm;
+			e->tok = pnstrdup(lemm, lenlemm);
+			e->nlex = n;
+			e->lex = n > 0 ? palloc(sizeof(char *) * n) : NULL;
+			c->bytes += sizeof(Bm25LexEntry) + lenlemm + 1 + sizeof(char *) * n;
+			for (int i = 0; i < n; i++)
+			{
+				e->lex[i] = pstrdup(res[i].lexeme);
+				c->bytes += strlen(res[i].lexeme) + 1;
+			}
+			MemoryContextSwitchTo(old);
+			for (int i = 0; i < n; i++)
+				add_word(prs, e->lex[i]);
+			if (++c->nused * 2 > c->nslots)
+				lexcache_grow(c);
+		}
+		else
+		{
+			for (TSLexeme *p = res; p && p->lexeme; p++)
+				add_word(prs, p->lexeme);
+		}
+	} while (type > 0);
+	FunctionCall1(&prsobj->prsend, PointerGetDatum(prsdata));
+	return ok;
+}
 
 /*
  * Runs the parser and dictionaries of cfg over text and drops lexemes the
  * segment format cannot hold; dl counts exactly the words kept.
  */
 static void
-bm25_parse_words(Oid cfg, const char *text, int len, ParsedText *prs)
+bm25_parse_words(Oid cfg, const char *text, int len, ParsedText *prs,
+				 Bm25LexCache *cache)
 {
 	int32		keep = 0;
 
@@ -31,7 +277,17 @@ bm25_parse_words(Oid cfg, const char *text, int len, ParsedText *prs)
 	prs->pos = 0;
 	prs->words = (ParsedWord *) palloc(sizeof(ParsedWord) * prs->lenwords);
 
-	if (len > 0)
+	if (len > 0 && cache != NULL && !cache->disabled)
+	{
+		if (!parsetext_cached(cfg, prs, (char *) text, len, cache))
+		{
+			cache->disabled = true;
+			prs->curwords = 0;
+			prs->pos = 0;
+			parsetext(cfg, prs, (char *) text, len);
+		}
+	}
+	else if (len > 0)
 		parsetext(cfg, prs, (char *) text, len);
 
 	for (int32 i = 0; i < prs->curwords; i++)
@@ -63,7 +319,8 @@ bm25_cmp_bytes(const char *a, uint32 alen, const char *b, uint32 blen)
  * for every row, and sorting the words was a sixth of its time.
  */
 void
-bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc)
+bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc,
+				 Bm25LexCache *cache)
 {
 	ParsedText	prs;
 	uint32		n = 0;
@@ -71,7 +328,7 @@ bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc)
 	uint32		mask;
 	int32	   *slots;
 
-	bm25_parse_words(cfg, text, len, &prs);
+	bm25_parse_words(cfg, text, len, &prs, cache);
 	doc->dl = prs.curwords;
 	doc->terms = palloc(sizeof(bm25_doc_term) * Max(prs.curwords, 1));
 	while (nslots < (uint32) prs.curwords * 2)
@@ -147,7 +404,7 @@ bm25_analyze_query(Oid cfg, const char *q, int len, bm25_qterm **terms, uint32 *
 	{
 		ParsedText	prs;
 
-		bm25_parse_words(cfg, clauses[c].text, clauses[c].len, &prs);
+		bm25_parse_words(cfg, clauses[c].text, clauses[c].len, &prs, NULL);
 		for (int32 i = 0; i < prs.curwords; i++)
 		{
 			if (n == cap)
@@ -198,7 +455,7 @@ bm25_count_query_terms(const Bm25Prepared *p, const char *text, int len, uint32 
 	ParsedText	prs;
 
 	memset(tfs, 0, sizeof(uint32) * Max(p->nterms, 1));
-	bm25_parse_words(p->state->cfg, text, len, &prs);
+	bm25_parse_words(p->state->cfg, text, len, &prs, NULL);
 	for (int32 i = 0; i < prs.curwords; i++)
 	{
 		int			t = bm25_find_qterm(p->terms, p->nterms, prs.words[i].word,
