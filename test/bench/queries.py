@@ -4,8 +4,10 @@
     queries.py sample CORPUS.tsv NPER SEED > candidates.tsv
         cid  bucket  text       (about 8 * NPER candidates per bucket)
     queries.py select ANALYZED.tsv NPER PREFIX
-        ANALYZED: cid  bucket  text  lexemes (chr(31)-separated), i.e. the
-        candidates with the distinct lexemes of to_tsvector('english', text)
+        ANALYZED: cid  bucket  text  lexemes (chr(31)-separated)  maxrep, i.e.
+        the candidates with the distinct lexemes of to_tsvector('english',
+        text) and the largest count of one of them (texts giving a lexeme
+        more than once are skipped: bm25 would weigh it by its count)
         (run.sh computes them in PostgreSQL).  Keeps, per bucket, the first
         NPER candidates whose number of distinct lexemes falls in the bucket
         (1 | 2-3 | 4-7 | 8+) and whose lexeme set was not seen before, and
@@ -72,7 +74,9 @@ def select(analyzed, nper, prefix):
     seen = set()
     with open(analyzed, encoding="utf-8") as f:
         for line in f:
-            cid, b, text, lexs = line.rstrip("\n").split("\t")
+            cid, b, text, lexs, maxrep = line.rstrip("\n").split("\t")
+            if int(maxrep) > 1:
+                continue        # a repeated lexeme: engines would differ
             lex = sorted(set(l for l in copy_unescape(lexs).split("\x1f")
                              if l))
             lo, hi = RANGES[b]

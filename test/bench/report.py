@@ -92,7 +92,7 @@ def main():
     build = dict((r[0], float(r[1])) for r in
                  read_tsv(os.path.join(run, "build.tsv")))
     # builds measured twice (interleaved): the faster one counts
-    for k in ("bm25_build_s", "xapian_text_build_s"):
+    for k in ("bm25_build_s", "bm25_pbuild_s", "xapian_text_build_s"):
         v = [build[x] for x in sorted(build) if x.startswith(k + "_")]
         if v and k not in build:
             build[k] = min(v)
@@ -188,6 +188,11 @@ def main():
                  "runs": [build[k] for k in sorted(build)
                           if k.startswith("bm25_build_s_")],
                  "docs_per_s": rate("bm25_build_s"),
+                 "parallel_workers": build.get("bm25_pbuild_workers"),
+                 "parallel_seconds": build.get("bm25_pbuild_s"),
+                 "parallel_runs": [build[k] for k in sorted(build)
+                                   if k.startswith("bm25_pbuild_s_")],
+                 "parallel_docs_per_s": rate("bm25_pbuild_s"),
                  "index_bytes": bm25_size},
         "gin": {"tsvector_seconds": build.get("gin_tsvector_s"),
                 "index_seconds": build.get("gin_index_s"),
@@ -240,6 +245,9 @@ def main():
     bd, xd = bs["bm25"]["docs_per_s"], bs["xapian"]["text_docs_per_s"]
     tg["build docs/s vs xapian (tokenizing included, 1 process)"] = {
         "need": 1.5, "got": bd / xd if bd and xd else None}
+    pd = bs["bm25"]["parallel_docs_per_s"]
+    tg["build docs/s vs xapian (tokenizing included, parallel workers)"] = {
+        "need": 2.5, "got": pd / xd if pd and xd else None}
     gi = build.get("gin_index_bytes")
     tg["index size vs gin index (at most)"] = {
         "need": 1.1, "got": bm25_size / gi if gi else None}
@@ -342,6 +350,14 @@ def render(o):
         s(b["bm25"]["seconds"]), runs(b["bm25"]["runs"]),
         r(b["bm25"]["docs_per_s"]),
         mb(b["bm25"]["index_bytes"])))
+    if b["bm25"].get("parallel_seconds"):
+        L.append("| bm25 | REINDEX, max_parallel_maintenance_workers = %s, "
+                 "%s%s | %s | same |" % (
+                     "%d" % b["bm25"]["parallel_workers"]
+                     if b["bm25"]["parallel_workers"] is not None else "?",
+                     s(b["bm25"]["parallel_seconds"]),
+                     runs(b["bm25"]["parallel_runs"]),
+                     r(b["bm25"]["parallel_docs_per_s"])))
     L.append("| gin | tsvector column %s + index %s | %s (index only %s) | %s "
              "(index alone) |" % (
                  s(b["gin"]["tsvector_seconds"]), s(b["gin"]["index_seconds"]),
