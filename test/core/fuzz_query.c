@@ -86,16 +86,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(nt <= n && (n == 0 || nt >= 1));
 	for (i = 1; i < nt; i++)
 		REQUIRE(term_cmp(&t[i - 1], &t[i]) < 0);
+	/* Every input term is counted once, in the term it merged into. */
+	{
+		uint32_t	total = 0;
+
+		for (i = 0; i < nt; i++)
+		{
+			REQUIRE(t[i].qtf >= 1);
+			total += t[i].qtf;
+		}
+		REQUIRE(total == n);
+	}
 	/* Every input term survives with the highest precedence seen. */
 	for (i = 0; i < n; i++)
 	{
-		bm25_qterm	in = {cl[i].text, cl[i].len, cl[i].occur};
+		bm25_qterm	in = {cl[i].text, cl[i].len, cl[i].occur, 1};
 		int			best = -1;
 		int			found = -1;
 
 		for (j = 0; j < n; j++)
 		{
-			bm25_qterm	o = {cl[j].text, cl[j].len, cl[j].occur};
+			bm25_qterm	o = {cl[j].text, cl[j].len, cl[j].occur, 1};
 
 			if (term_cmp(&in, &o) == 0 && rank(o.occur) > best)
 				best = rank(o.occur);
