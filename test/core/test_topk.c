@@ -576,6 +576,28 @@ check_query(tcorpus *c, tquery *q, const char *what)
 static int	total_queries = 0;
 static int	total_compared = 0;
 
+/*
+ * Rank one segment with bm25_topk and with the exhaustive reference, check
+ * they agree and count the comparison; returns bm25_topk's hits (the caller
+ * frees them) for any further checks.
+ */
+static bm25_hit *
+topk_vs_exhaustive(const bm25_search_seg *ss, const bm25_scorer *sc, uint64_t k,
+				   uint64_t *n, const char *what, int id)
+{
+	bm25_hit   *a = NULL;
+	bm25_hit   *e = NULL;
+	uint64_t	ne = 0;
+
+	*n = 0;
+	CHECK(bm25_topk(ss, 1, sc, k, &a, n) == BM25_OK);
+	CHECK(bm25_topk_exhaustive(ss, 1, sc, k, &e, &ne) == BM25_OK);
+	CHECK_MSG(hits_equal(a, *n, e, ne), "%s %d k=%llu", what, id, (unsigned long long) k);
+	free(e);
+	total_compared++;
+	return a;
+}
+
 /* Random corpora, random queries, every k. */
 static void
 test_differential(void)
@@ -932,20 +954,12 @@ test_block_skips(void)
 		ss.terms = info;
 		for (k = 1; k <= 8; k++)
 		{
-			bm25_hit   *a = NULL;
-			bm25_hit   *e = NULL;
-			uint64_t	na = 0;
-			uint64_t	ne = 0;
+			uint64_t	na;
+			bm25_hit   *a = topk_vs_exhaustive(&ss, &sc, k, &na, "block skips variant", variant);
 
-			CHECK(bm25_topk(&ss, 1, &sc, k, &a, &na) == BM25_OK);
-			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, k, &e, &ne) == BM25_OK);
-			CHECK_MSG(hits_equal(a, na, e, ne), "block skips variant %d k=%llu",
-					  variant, (unsigned long long) k);
-			if (variant < 2 && ne > 0)
-				CHECK(e[0].tid == BM25_TID_MAKE(3 * BM25_BLOCK_SIZE + 1, 1));
+			if (variant < 2 && na > 0)
+				CHECK(a[0].tid == BM25_TID_MAKE(3 * BM25_BLOCK_SIZE + 1, 1));
 			free(a);
-			free(e);
-			total_compared++;
 		}
 		total_queries++;
 	}
@@ -1064,22 +1078,14 @@ test_seeding(void)
 		ss.terms = info;
 		for (ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
 		{
-			bm25_hit   *a = NULL;
-			bm25_hit   *e = NULL;
-			uint64_t	na = 0;
-			uint64_t	ne = 0;
+			uint64_t	na;
+			bm25_hit   *a = topk_vs_exhaustive(&ss, &sc, ks[ki], &na, "seeding variant", variant);
 
-			CHECK(bm25_topk(&ss, 1, &sc, ks[ki], &a, &na) == BM25_OK);
-			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, ks[ki], &e, &ne) == BM25_OK);
-			CHECK_MSG(hits_equal(a, na, e, ne), "seeding variant %d k=%llu",
-					  variant, (unsigned long long) ks[ki]);
 			/* x alone: the top 100 are all tied strongest docs, by TID. */
 			if (variant == 0 && ks[ki] <= 100 && na == ks[ki])
 				CHECK(a[na - 1].score == a[0].score &&
 					  a[0].tid == BM25_TID_MAKE(6, 1));
 			free(a);
-			free(e);
-			total_compared++;
 		}
 		total_queries++;
 	}
@@ -1321,18 +1327,9 @@ test_long_docs(void)
 		ss.terms = info;
 		for (ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
 		{
-			bm25_hit   *a = NULL;
-			bm25_hit   *e = NULL;
-			uint64_t	na = 0;
-			uint64_t	ne = 0;
+			uint64_t	na;
 
-			CHECK(bm25_topk(&ss, 1, &sc, ks[ki], &a, &na) == BM25_OK);
-			CHECK(bm25_topk_exhaustive(&ss, 1, &sc, ks[ki], &e, &ne) == BM25_OK);
-			CHECK_MSG(hits_equal(a, na, e, ne), "long docs query %d k=%llu",
-					  qi, (unsigned long long) ks[ki]);
-			free(a);
-			free(e);
-			total_compared++;
+			free(topk_vs_exhaustive(&ss, &sc, ks[ki], &na, "long docs query", qi));
 		}
 		total_queries++;
 	}
