@@ -938,6 +938,118 @@ split_point(const topk_engine *e, const double *pre, uint32_t from, uint32_t m)
 }
 
 /*
+ * Candidate d, whose essential part (computed with length normalization
+ * norm) is partial: probe the non-essential terms wc[0..ne) best bound
+ * first while the rest can still reach theta, and offer d to the heap if
+ * it can.  *theta_moved tells whether theta rose.
+ */
+static inline int
+probe_and_emit(topk_engine *e, bm25_cursor **wc, const uint32_t *wt, uint32_t ne,
+			   uint32_t d, uint32_t dl, double norm, double partial, int *theta_moved)
+{
+	uint32_t	r = ne;
+	double		before = e->theta;
+	int			rc;
+
+	*theta_moved = 0;
+	while (r-- > 0)
+	{
+		bm25_cursor *c = wc[r];
+
+		if (cannot_reach(e, partial + e->wpre[r + 1]))
+			return BM25_OK;
+		rc = cur_advance(c, d);
+		if (rc != BM25_OK)
+			return rc;
+		if (c->doc == d)
+			partial += contrib(e, wt[r], c->tf, norm);
+	}
+	if (cannot_reach(e, partial))
+		return BM25_OK;
+	rc = engine_emit(e, d, dl);
+	*theta_moved = e->theta != before;
+	return rc;
+}
+
+/*
+ * The candidate loop of a window with a single essential term (slot order
+ * position m - 1), the common case once theta is known: its postings up to
+ * we are the candidates, so the loop runs over the decoded block directly
+ * and only a posting whose own contribution plus the other terms' block
+ * bounds can reach theta goes on to probing.  On return the cursor sits on
+ * its first posting after we (or is exhausted), and *ne is updated if theta
+ * rose enough to make the window's last term non-essential too.
+ */
+static int
+window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
+{
+	bm25_cursor **wc = e->wcur;
+	const uint32_t *wt = e->wterm;
+	uint32_t	m = e->m;
+	bm25_cursor *c = wc[m - 1];
+	uint32_t	t = wt[m - 1];
+	const uint8_t *doclens = e->seg->doclens;
+	int			rc;
+
+	while (c->doc <= we)
+	{
+		uint32_t	n = c->nbuf;
+		uint32_t	p;
+		double		rest = e->wpre[*ne];
+
+		for (p = c->pos; p < n; p++)
+		{
+			uint32_t	d = c->docs[p];
+			uint32_t	dl;
+			double		norm;
+			double		part;
+			int			moved;
+
+			if (d > we)
+				break;
+			TOPK_STAT(1);
+			dl = bm25_get_u32(doclens + (size_t) d * 4);
+			norm = doc_norm(e, dl);
+			part = contrib(e, t, c->tfs[p], norm);
+			if (cannot_reach(e, part + rest))
+				continue;
+			TOPK_STAT(2);
+			c->pos = p;
+			c->doc = d;
+			c->tf = c->tfs[p];
+			rc = probe_and_emit(e, wc, wt, *ne, d, dl, norm, part, &moved);
+			if (rc != BM25_OK)
+				return rc;
+			if (moved)
+			{
+				*ne = split_point(e, e->wpre, *ne, m);
+				if (*ne == m)
+				{
+					/* nothing left in the window can reach theta */
+					return cur_next(c);
+				}
+				rest = e->wpre[*ne];
+			}
+		}
+		if (p < n)
+		{
+			c->pos = p;
+			c->doc = c->docs[p];
+			c->tf = c->tfs[p];
+			return BM25_OK;
+		}
+		/* past the decoded block: step onto the next one */
+		c->pos = n - 1;
+		c->doc = c->docs[n - 1];
+		c->tf = c->tfs[n - 1];
+		rc = bm25_cursor_next(c);
+		if (rc != BM25_OK)
+			return rc;
+	}
+	return BM25_OK;
+}
+
+/*
  * Pure disjunction (no MUST term): block-max MaxScore.
  *
  * Terms sorted by their term-level bound split into a non-essential prefix
@@ -1047,6 +1159,16 @@ run_disjunction(topk_engine *e)
 				wc[r] = CUR(e, slot);
 				e->wbb[r] = e->bb[slot];
 				e->wterm[r] = e->sterm[slot];
+			}
+
+			if (!dummy && ne_w == m - 1)
+			{
+				rc = cur_advance(wc[m - 1], ws);
+				if (rc == BM25_OK)
+					rc = window_one_essential(e, we, &ne_w);
+				if (rc != BM25_OK)
+					return rc;
+				goto window_done;
 			}
 
 			/*
@@ -1167,6 +1289,7 @@ run_disjunction(topk_engine *e)
 			}
 		}
 
+window_done:
 		if (we == BM25_NO_MORE_DOCS)
 			break;
 		next_start = we + 1;
