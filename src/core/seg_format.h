@@ -96,6 +96,27 @@ BM25_STATIC_ASSERT(DIDX_KEY_LEN + 4 == DIDX_ENTRY_SIZE, didx_size);
 #define SEG_NBLOCKS(df)	(((uint64_t) (df) + BM25_BLOCK_SIZE - 1) / BM25_BLOCK_SIZE)
 
 /* An opened segment: pointers into the caller's memory region. */
+/*
+ * What a segment handle remembers of its dictionary: the results of recent
+ * term lookups (the bytes never change while it is open).  Purely an
+ * accelerator: when an allocation fails the handle has none, or an entry
+ * is not kept, and lookups do the full search.  Checksums of the blocks a
+ * cursor reads are still verified at every read.
+ */
+#define SEG_TERM_CACHE		512		/* lookup cache slots, direct-mapped */
+
+typedef struct seg_term_entry
+{
+	uint32_t	len;
+	bm25_term_info info;		/* df == 0: the term is absent */
+	char		term[];			/* len bytes */
+} seg_term_entry;
+
+typedef struct seg_memo
+{
+	seg_term_entry *terms[SEG_TERM_CACHE];
+} seg_memo;
+
 struct bm25_segment
 {
 	const uint8_t *base;
@@ -114,6 +135,7 @@ struct bm25_segment
 	const uint8_t *didx;		/* dictionary index entries */
 	const uint8_t *dkeys;		/* dictionary index keys area */
 	uint64_t	dkeys_len;
+	seg_memo   *memo;			/* NULL when it could not be allocated */
 };
 
 /*

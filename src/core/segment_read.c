@@ -128,6 +128,7 @@ bm25_segment_open(const void *base, size_t len, bm25_segment **out,
 	if (seg == NULL)
 		return BM25_ENOMEM;
 	*seg = tmp;
+	seg->memo = calloc(1, sizeof(seg_memo));
 	*out = seg;
 	return BM25_OK;
 }
@@ -136,6 +137,14 @@ bm25_segment_open(const void *base, size_t len, bm25_segment **out,
 void
 bm25_segment_close(bm25_segment *seg)
 {
+	if (seg == NULL)
+		return;
+	if (seg->memo != NULL)
+	{
+		for (int i = 0; i < SEG_TERM_CACHE; i++)
+			free(seg->memo->terms[i]);
+		free(seg->memo);
+	}
 	free(seg);
 }
 
@@ -327,13 +336,83 @@ dict_entry_decode(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
 	return seg_check_term(seg, info);
 }
 
+/* Cache slot of a term: FNV-1a of its bytes. */
+static inline uint32_t
+term_slot(const char *term, uint32_t len)
+{
+	uint32_t	h = 2166136261u;
+
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t) term[i]) * 16777619u;
+	return h % SEG_TERM_CACHE;
+}
+
 /*
- * Find a term: binary search the dictionary index for the last block
- * whose first term is <= term, then scan that block.
+ * Remember a lookup's result (found or not) in its slot, replacing what
+ * was there; silently does nothing when memory is short.
+ */
+static void
+term_remember(const bm25_segment *seg, uint32_t slot, const char *term, uint32_t len,
+			  const bm25_term_info *info)
+{
+	seg_term_entry *e = seg->memo->terms[slot];
+
+	if (e == NULL || e->len < len)
+	{
+		seg_term_entry *n = malloc(offsetof(seg_term_entry, term) + (len > 0 ? len : 1));
+
+		if (n == NULL)
+			return;
+		free(e);
+		e = n;
+		seg->memo->terms[slot] = e;
+	}
+	e->len = len;
+	e->info = *info;
+	memcpy(e->term, term, len);
+}
+
+static int	segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
+						   bm25_term_info *info);
+
+/*
+ * Find a term, through the handle's cache of recent lookups: a query's
+ * terms recur across queries, and a dictionary lookup (an index search
+ * plus decoding part of a block) costs more than the rest of preparing a
+ * short query.  Only successful lookups are cached.
  */
 int
 bm25_segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
 					bm25_term_info *info)
+{
+	uint32_t	slot;
+	seg_term_entry *e;
+	int			rc;
+
+	if (seg == NULL || info == NULL || (term == NULL && len > 0))
+		return BM25_EINVAL;
+	if (seg->memo == NULL || len == 0 || len > BM25_MAX_TERM_LEN)
+		return segment_lookup(seg, term, len, info);
+	slot = term_slot(term, len);
+	e = seg->memo->terms[slot];
+	if (e != NULL && e->len == len && memcmp(e->term, term, len) == 0)
+	{
+		*info = e->info;
+		return BM25_OK;
+	}
+	rc = segment_lookup(seg, term, len, info);
+	if (rc == BM25_OK)
+		term_remember(seg, slot, term, len, info);
+	return rc;
+}
+
+/*
+ * The dictionary search itself: binary search the dictionary index for
+ * the last block whose first term is <= term, then scan that block.
+ */
+static int
+segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
+			   bm25_term_info *info)
 {
 	char		buf[BM25_MAX_TERM_LEN];
 	uint32_t	buflen = 0;

@@ -1331,9 +1331,89 @@ test_header_messages(void)
 	free(m.data);
 }
 
+/* foreach_term callback: the dictionary's own entry for vocabulary term *arg. */
+typedef struct find_arg
+{
+	const char *text;
+	uint32_t	len;
+	bm25_term_info info;		/* df == 0 until found */
+} find_arg;
+
+static int
+find_cb(void *arg, const char *term, uint32_t len, const bm25_term_info *info)
+{
+	find_arg   *f = (find_arg *) arg;
+
+	if (len == f->len && memcmp(term, f->text, len) == 0)
+	{
+		f->info = *info;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Lookups go through the handle's cache of recent results: repeated, in
+ * random order, with far more distinct terms (present and absent) than
+ * cache slots so that slots are shared and replaced, every lookup must
+ * return exactly the dictionary's entry.
+ */
+static void
+test_lookup_cache(void)
+{
+	corpus		c;
+	membuf		m = {0};
+	bm25_seg_summary sum;
+	bm25_segment *seg = NULL;
+	bm25_term_info *expect;
+	unsigned long long seed = 4242;
+	int			mismatches = 0;
+	uint32_t	v;
+	uint32_t	present = 0;
+	int			i;
+
+	corpus_make(&c, 1500, 3000, 30, 0, 12);
+	CHECK(build_segment(&c, NULL, 0, c.ndocs, &m, &sum) == BM25_OK);
+	CHECK(bm25_segment_open(m.data, m.len, &seg, NULL, 0) == BM25_OK);
+	expect = calloc(c.nvocab, sizeof(bm25_term_info));
+	for (v = 0; v < c.nvocab; v++)
+	{
+		find_arg	f;
+
+		memset(&f, 0, sizeof(f));
+		f.text = c.vtext[v];
+		f.len = c.vlen[v];
+		CHECK(bm25_segment_foreach_term(seg, find_cb, &f) == BM25_OK);
+		expect[v] = f.info;
+		present += f.info.df > 0;
+	}
+	CHECK(present > SEG_TERM_CACHE && present < c.nvocab);
+
+	for (i = 0; i < 30000; i++)
+	{
+		/* a skewed draw, so some terms are looked up again while cached */
+		uint32_t	r = (uint32_t) (harness_rand(&seed) % c.nvocab);
+		bm25_term_info got;
+
+		v = (i % 2) ? r : r % 64;
+		memset(&got, 0xA5, sizeof(got));
+		CHECK(bm25_segment_lookup(seg, c.vtext[v], c.vlen[v], &got) == BM25_OK);
+		if (got.df != expect[v].df ||
+			(got.df > 0 && memcmp(&got, &expect[v], sizeof(got)) != 0))
+			mismatches++;
+	}
+	CHECK_MSG(mismatches == 0, "%d lookups differ from the dictionary", mismatches);
+
+	bm25_segment_close(seg);
+	free(expect);
+	free(m.data);
+	corpus_free(&c);
+}
+
 void
 suite_segment(void)
 {
+	test_lookup_cache();
 	test_frontier();
 	test_writer_errors();
 	test_builder();
