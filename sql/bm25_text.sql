@@ -141,3 +141,24 @@ SELECT (SELECT array_agg(id || ':' || bm25_score(body, 'one two three sn') ORDER
         FROM t_lc WHERE body @@@ 'one two three sn') =
        (SELECT array_agg(id || ':' || bm25_score(body, 'one two three sn') ORDER BY id)
         FROM t_lc_ins WHERE body @@@ 'one two three sn') AS th_scores_equal;
+
+-- Query analysis is cached per backend (per clause, and per prepared
+-- query); a change to a text search configuration is seen at once.
+CREATE TEXT SEARCH CONFIGURATION t_chg_cfg (COPY = simple);
+CREATE TABLE t_chg (id int, body text);
+INSERT INTO t_chg VALUES (1, 'cat'), (2, 'cats'), (3, 'dog');
+CREATE INDEX t_chg_bm25 ON t_chg USING bm25 (body) WITH (text_config = 't_chg_cfg');
+SET enable_seqscan = off;
+SELECT id FROM t_chg WHERE body @@@ 'cats' ORDER BY id;
+SELECT id FROM t_chg WHERE body @@@ 'cats' ORDER BY bm25_score(body, 'cats') DESC, id LIMIT 5;
+ALTER TEXT SEARCH CONFIGURATION t_chg_cfg ALTER MAPPING FOR asciiword WITH english_stem;
+-- The query now analyzes to 'cat'; the index still holds row 2 as 'cats'.
+SELECT id FROM t_chg WHERE body @@@ 'cats' ORDER BY id;
+SELECT id FROM t_chg WHERE body @@@ 'cats' ORDER BY bm25_score(body, 'cats') DESC, id LIMIT 5;
+-- Without the index every row's text is analyzed afresh too.
+RESET enable_seqscan;
+SELECT id, bm25_score(body, 'cats') > 0 AS scored FROM t_chg ORDER BY id;
+ALTER TEXT SEARCH CONFIGURATION t_chg_cfg ALTER MAPPING FOR asciiword WITH simple;
+SET enable_seqscan = off;
+SELECT id FROM t_chg WHERE body @@@ 'cats' ORDER BY bm25_score(body, 'cats') DESC, id LIMIT 5;
+RESET enable_seqscan;

@@ -220,6 +220,7 @@ typedef struct Bm25LexCache Bm25LexCache;
 extern Bm25LexCache *bm25_lexcache_create(Size budget);
 extern void bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc,
 							 Bm25LexCache *cache);
+extern uint64 bm25_ts_generation(void);
 extern void bm25_analyze_query(Oid cfg, const char *q, int len,
 							   bm25_qterm **terms, uint32 *nterms);
 

@@ -14,6 +14,9 @@
 #include "tsearch/ts_cache.h"
 #include "tsearch/ts_public.h"
 #include "tsearch/ts_utils.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 
 /*
  * Build-time cache of what the dictionaries make of a token.
@@ -366,6 +369,148 @@ bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc,
 }
 
 /*
+ * Per-backend cache of analyzed query clauses.
+ *
+ * A ranked query spends as long running the parser and dictionaries over
+ * its few words as looking them up, and applications send the same words
+ * again and again.  What the configuration makes of a clause depends only
+ * on the clause's bytes and the text search catalogs, so the lexemes are
+ * kept per (configuration, clause) in a direct-mapped table and the whole
+ * table is dropped whenever a text search catalog entry is invalidated:
+ * that is when PostgreSQL's own text search caches let go of parsers,
+ * dictionaries and configurations too.  Clauses long enough to hold a word
+ * parsetext() refuses with a notice are not cached, so the notice is given
+ * every time, as without the cache.
+ */
+#define QCACHE_SLOTS	1024
+
+typedef struct QClauseEntry
+{
+	Oid			cfg;
+	int			len;
+	int			nlex;
+	char	   *text;			/* len bytes, in the same chunk */
+	char	  **lex;			/* nlex NUL-terminated lexemes */
+} QClauseEntry;
+
+static MemoryContext qcache_cxt = NULL;
+static QClauseEntry **qcache = NULL;
+static uint64 ts_generation = 0;
+
+/*
+ * Syscache callback: a text search catalog changed, so forget every clause,
+ * and let prepared queries (prepare.c) see that their analysis is stale.
+ */
+static void
+qcache_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (qcache_cxt != NULL)
+		MemoryContextReset(qcache_cxt);
+	qcache = NULL;
+	ts_generation++;
+}
+
+/* Registers the invalidation callbacks, once per backend. */
+static void
+qcache_init(void)
+{
+	if (qcache_cxt != NULL)
+		return;
+	qcache_cxt = AllocSetContextCreate(TopMemoryContext, "bm25 query clause cache",
+									   ALLOCSET_DEFAULT_SIZES);
+	CacheRegisterSyscacheCallback(TSCONFIGOID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSCONFIGMAP, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSDICTOID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSPARSEROID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSTEMPLATEOID, qcache_inval, (Datum) 0);
+}
+
+/*
+ * A counter that moves whenever a text search catalog entry is invalidated:
+ * anything derived from analyzing text is stale once it has moved.
+ */
+uint64
+bm25_ts_generation(void)
+{
+	qcache_init();
+	return ts_generation;
+}
+
+/* The cache table, created on first use and after each invalidation. */
+static QClauseEntry **
+qcache_table(void)
+{
+	qcache_init();
+	if (qcache == NULL)
+		qcache = MemoryContextAllocZero(qcache_cxt, sizeof(QClauseEntry *) * QCACHE_SLOTS);
+	return qcache;
+}
+
+/*
+ * The lexemes of one query clause, as bm25_parse_words gives them, into
+ * *words (current memory context) and *n.
+ */
+static void
+analyze_clause(Oid cfg, const char *text, int len, char ***words, int *n)
+{
+	QClauseEntry **tab;
+	QClauseEntry *e;
+	uint32		slot;
+	ParsedText	prs;
+	Size		size;
+	char	   *p;
+
+	if (len >= MAXSTRLEN)
+	{
+		bm25_parse_words(cfg, text, len, &prs, NULL);
+		*words = palloc(sizeof(char *) * Max(prs.curwords, 1));
+		for (int i = 0; i < prs.curwords; i++)
+			(*words)[i] = pnstrdup(prs.words[i].word, prs.words[i].len);
+		*n = prs.curwords;
+		return;
+	}
+	slot = hash_bytes_extended((const unsigned char *) text, len, cfg) % QCACHE_SLOTS;
+	e = qcache_table()[slot];
+	if (e == NULL || e->cfg != cfg || e->len != len || memcmp(e->text, text, len) != 0)
+	{
+		/*
+		 * Analyze first: an error must not leave a half-made entry, and the
+		 * catalog lookups inside may process invalidations that drop the
+		 * table, so it is fetched again afterwards.
+		 */
+		bm25_parse_words(cfg, text, len, &prs, NULL);
+		size = sizeof(QClauseEntry) + len + sizeof(char *) * Max(prs.curwords, 1);
+		for (int i = 0; i < prs.curwords; i++)
+			size += prs.words[i].len + 1;
+		tab = qcache_table();
+		if (tab[slot] != NULL)
+			pfree(tab[slot]);
+		tab[slot] = NULL;
+		e = MemoryContextAlloc(qcache_cxt, size);
+		e->cfg = cfg;
+		e->len = len;
+		e->nlex = prs.curwords;
+		e->lex = (char **) (e + 1);
+		p = (char *) (e->lex + Max(prs.curwords, 1));
+		for (int i = 0; i < prs.curwords; i++)
+		{
+			e->lex[i] = p;
+			memcpy(p, prs.words[i].word, prs.words[i].len);
+			p[prs.words[i].len] = '\0';
+			p += prs.words[i].len + 1;
+		}
+		e->text = p;
+		memcpy(e->text, text, len);
+		tab[slot] = e;
+	}
+	/* copies: the entry may be replaced while the query is still in use */
+	*words = palloc(sizeof(char *) * Max(e->nlex, 1));
+	for (int i = 0; i < e->nlex; i++)
+		(*words)[i] = pstrdup(e->lex[i]);
+	*n = e->nlex;
+}
+
+/*
  * Parses and analyzes a query string: each clause's text is analyzed and
  * its lexemes inherit the clause's +/- marker; the result is normalized
  * into canonical term order.
@@ -402,19 +547,21 @@ bm25_analyze_query(Oid cfg, const char *q, int len, bm25_qterm **terms, uint32 *
 	out = palloc(sizeof(bm25_qterm) * cap);
 	for (uint32 c = 0; c < nclauses; c++)
 	{
-		ParsedText	prs;
+		char	  **words;
+		int			nwords;
 
-		bm25_parse_words(cfg, clauses[c].text, clauses[c].len, &prs, NULL);
-		for (int32 i = 0; i < prs.curwords; i++)
+		analyze_clause(cfg, clauses[c].text, clauses[c].len, &words, &nwords);
+		for (int i = 0; i < nwords; i++)
 		{
 			if (n == cap)
 			{
 				cap *= 2;
 				out = repalloc(out, sizeof(bm25_qterm) * cap);
 			}
-			out[n].text = prs.words[i].word;
-			out[n].len = prs.words[i].len;
+			out[n].text = words[i];
+			out[n].len = strlen(words[i]);
 			out[n].occur = clauses[c].occur;
+			out[n].qtf = 0;
 			n++;
 		}
 	}

@@ -59,9 +59,11 @@ bm25_prepare(Bm25IndexState *state, const char *query, int len)
  * reading the index state (copying the write buffer), analyzing the query
  * and looking every term up in every segment.  The cache keeps the result
  * for a few recent (index, query) pairs and reuses it while the metapage,
- * and the options that shape scoring, are byte for byte what they were: any
- * change to the index (an insert, a conversion, a merge, VACUUM) changes the
- * metapage, so a reused entry is exactly what preparing afresh would give.
+ * and the options that shape scoring, are byte for byte what they were and
+ * no text search catalog entry has been invalidated since (which could
+ * change what the query's words analyze to): any change to the index (an
+ * insert, a conversion, a merge, VACUUM) changes the metapage, so a reused
+ * entry is exactly what preparing afresh would give.
  *
  * Entries are pinned by their users until the user's memory context goes
  * away, so eviction never frees an entry a suspended cursor still uses.
@@ -77,6 +79,7 @@ typedef struct PrepCacheEntry
 	char	   *query;
 	int			len;
 	Bm25MetaPageData meta;		/* the metapage the state was read from */
+	uint64		ts_generation;	/* bm25_ts_generation() when analyzed */
 	MemoryContext cxt;			/* holds everything of the entry */
 	Bm25Prepared *prep;
 	int			pins;
@@ -138,7 +141,8 @@ prepcache_pin(PrepCacheEntry *e)
  */
 static pg_noinline PrepCacheEntry *
 prepcache_lookup(Oid indexoid, const char *query, int len, double k1, double b,
-				 const char *config, const Bm25MetaPageData *meta, int *victim)
+				 const char *config, const Bm25MetaPageData *meta, uint64 tsgen,
+				 int *victim)
 {
 	PrepCacheEntry *e;
 
@@ -155,9 +159,10 @@ prepcache_lookup(Oid indexoid, const char *query, int len, double k1, double b,
 			memcmp(e->query, query, len) == 0)
 		{
 			if (e->k1 == k1 && e->b == b && strcmp(e->config, config) == 0 &&
+				e->ts_generation == tsgen &&
 				memcmp(&e->meta, meta, sizeof(*meta)) == 0)
 				return e;
-			/* stale: the index changed since */
+			/* stale: the index or the text search catalogs changed since */
 			prepcache_retire(i);
 			*victim = i;
 			continue;
@@ -184,6 +189,7 @@ bm25_prepare_cached(Relation index, const char *query, int len)
 	const char *config = bm25_options_config_name(index);
 	Oid			indexoid = RelationGetRelid(index);
 	int			victim;
+	uint64		tsgen;
 	MemoryContext cxt;
 	MemoryContext old;
 	PrepCacheEntry *e;
@@ -191,7 +197,8 @@ bm25_prepare_cached(Relation index, const char *query, int len)
 	bm25_require_preload();
 	bm25_meta_read(index, &meta);
 	bm25_options_params(index, &k1, &b);
-	e = prepcache_lookup(indexoid, query, len, k1, b, config, &meta, &victim);
+	tsgen = bm25_ts_generation();
+	e = prepcache_lookup(indexoid, query, len, k1, b, config, &meta, tsgen, &victim);
 	if (e != NULL)
 		return prepcache_pin(e);
 
@@ -209,6 +216,7 @@ bm25_prepare_cached(Relation index, const char *query, int len)
 		e->query = palloc(Max(len, 1));
 		memcpy(e->query, query, len);
 		e->len = len;
+		e->ts_generation = tsgen;
 		e->prep = bm25_prepare(bm25_index_state(index), query, len);
 		/* the snapshot the state really used, which may be newer than meta */
 		e->meta = e->prep->state->meta;
