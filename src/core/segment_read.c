@@ -278,24 +278,16 @@ dict_block_open(const bm25_segment *seg, uint32_t i, const uint8_t **blk,
 }
 
 /*
- * Decode the dictionary entry at blk[*pos]: the term is rebuilt in term[]
- * from the previous term (*termlen on entry) and the stored suffix, and
- * its info is validated against the section bounds.
+ * First half of decoding the dictionary entry at blk[*pos]: the term is
+ * rebuilt in term[] from the previous term (*termlen on entry) and the
+ * stored suffix.
  */
-static int
-dict_entry_decode(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
-				  size_t *pos, char *term, uint32_t *termlen, bm25_term_info *info)
+static inline int
+dict_entry_term(const uint8_t *blk, uint32_t blklen, size_t *pos, char *term,
+				uint32_t *termlen)
 {
 	uint64_t	prefix;
 	uint64_t	suffix;
-	uint64_t	df;
-	uint64_t	cfx;
-	uint64_t	poff;
-	uint64_t	mdelta;
-	uint64_t	nimp;
-	uint64_t	x;
-	uint64_t	y;
-	uint32_t	i;
 
 	if (bm25_varint_get(blk, blklen, pos, &prefix) != BM25_OK ||
 		bm25_varint_get(blk, blklen, pos, &suffix) != BM25_OK)
@@ -307,6 +299,72 @@ dict_entry_decode(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
 	memcpy(term + prefix, blk + *pos, (size_t) suffix);
 	*pos += (size_t) suffix;
 	*termlen = (uint32_t) (prefix + suffix);
+	return BM25_OK;
+}
+
+static int	dict_entry_info(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
+							size_t *pos, bm25_term_info *info);
+
+/*
+ * Steps over the info of an entry whose term did not match: five varints
+ * and the impact pairs, read only as far as needed to find the next entry
+ * (a lookup validates the entry it returns, not the ones it passes).
+ */
+static inline int
+dict_entry_skip_info(const uint8_t *blk, uint32_t blklen, size_t *pos)
+{
+	size_t		p = *pos;
+	uint32_t	nvar = 5;
+	uint32_t	i;
+
+	for (i = 0; i < nvar; i++)
+	{
+		if (i == 4)
+		{
+			/* the impact count, as a small varint */
+			if (p >= blklen || blk[p] == 0 || blk[p] > BM25_MAX_IMPACTS)
+				return BM25_ECORRUPT;
+			nvar += 2u * blk[p];
+			p++;
+			continue;
+		}
+		while (p < blklen && (blk[p] & 0x80))
+			p++;
+		if (p >= blklen)
+			return BM25_ECORRUPT;
+		p++;
+	}
+	*pos = p;
+	return BM25_OK;
+}
+
+/*
+ * Decode the dictionary entry at blk[*pos]: the term is rebuilt in term[]
+ * from the previous term (*termlen on entry) and the stored suffix, and
+ * its info is validated against the section bounds.
+ */
+static int
+dict_entry_decode(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
+				  size_t *pos, char *term, uint32_t *termlen, bm25_term_info *info)
+{
+	if (dict_entry_term(blk, blklen, pos, term, termlen) != BM25_OK)
+		return BM25_ECORRUPT;
+	return dict_entry_info(seg, blk, blklen, pos, info);
+}
+
+/* Second half: the entry's info, validated against the section bounds. */
+static int
+dict_entry_info(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
+				size_t *pos, bm25_term_info *info)
+{
+	uint64_t	df;
+	uint64_t	cfx;
+	uint64_t	poff;
+	uint64_t	mdelta;
+	uint64_t	nimp;
+	uint64_t	x;
+	uint64_t	y;
+	uint32_t	i;
 
 	if (bm25_varint_get(blk, blklen, pos, &df) != BM25_OK ||
 		bm25_varint_get(blk, blklen, pos, &cfx) != BM25_OK ||
@@ -414,12 +472,12 @@ static int
 segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
 			   bm25_term_info *info)
 {
-	char		buf[BM25_MAX_TERM_LEN];
-	uint32_t	buflen = 0;
 	const uint8_t *blk;
 	uint32_t	blklen;
 	uint32_t	n;
 	size_t		pos;
+	uint32_t	curlen = 0;		/* length of the last entry's term */
+	uint32_t	m = 0;
 	uint32_t	lo;
 	uint32_t	hi;
 	uint32_t	e;
@@ -454,22 +512,54 @@ segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
 
 	if ((rc = dict_block_open(seg, lo - 1, &blk, &blklen, &n, NULL, 0)) != BM25_OK)
 		return rc;
+	/*
+	 * Scan the front-coded block keeping m, the length of the common prefix
+	 * of term and the last entry passed (which sorts before term).  An entry
+	 * sharing more than m bytes with that one diverges from term where it
+	 * did, so it sorts before term as well; one sharing fewer sorts after
+	 * term, which ends the search; only an entry sharing exactly m bytes
+	 * needs its suffix compared.  Terms are never rebuilt.
+	 */
 	pos = DICTBLK_HDR_SIZE;
 	for (e = 0; e < n; e++)
 	{
-		bm25_term_info ti;
-		int			c;
+		uint64_t	prefix;
+		uint64_t	suffix;
+		const uint8_t *sfx;
+		uint32_t	j = 0;
 
-		if (dict_entry_decode(seg, blk, blklen, &pos, buf, &buflen, &ti) != BM25_OK)
+		if (bm25_varint_get(blk, blklen, &pos, &prefix) != BM25_OK ||
+			bm25_varint_get(blk, blklen, &pos, &suffix) != BM25_OK)
 			return BM25_ECORRUPT;
-		c = bm25_term_cmp(buf, buflen, term, len);
-		if (c == 0)
-		{
-			*info = ti;
-			return BM25_OK;
-		}
-		if (c > 0)
+		if (prefix > curlen || suffix > BM25_MAX_TERM_LEN ||
+			prefix + suffix == 0 || prefix + suffix > BM25_MAX_TERM_LEN ||
+			suffix > blklen - pos)
+			return BM25_ECORRUPT;
+		sfx = blk + pos;
+		pos += (size_t) suffix;
+		curlen = (uint32_t) (prefix + suffix);
+		if (prefix < m)
 			break;
+		if (prefix == m)
+		{
+			while (j < suffix && m + j < len && sfx[j] == (uint8_t) term[m + j])
+				j++;
+			if (j == suffix && m + j == len)
+			{
+				bm25_term_info ti;
+
+				if (dict_entry_info(seg, blk, blklen, &pos, &ti) != BM25_OK)
+					return BM25_ECORRUPT;
+				*info = ti;
+				return BM25_OK;
+			}
+			/* term is a proper prefix of the entry, or sorts below it */
+			if (m + j == len || (j < suffix && sfx[j] > (uint8_t) term[m + j]))
+				break;
+			m += j;
+		}
+		if (dict_entry_skip_info(blk, blklen, &pos) != BM25_OK)
+			return BM25_ECORRUPT;
 	}
 	return BM25_OK;
 }

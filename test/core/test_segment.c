@@ -1410,10 +1410,131 @@ test_lookup_cache(void)
 	corpus_free(&c);
 }
 
+/* foreach_term callback: collect every term with its info. */
+typedef struct all_terms
+{
+	uint32_t	n;
+	char	  **text;
+	uint32_t   *len;
+	bm25_term_info *info;
+} all_terms;
+
+static int
+collect_cb(void *arg, const char *term, uint32_t len, const bm25_term_info *info)
+{
+	all_terms  *a = (all_terms *) arg;
+
+	a->text[a->n] = malloc(len + 1);
+	memcpy(a->text[a->n], term, len);
+	a->len[a->n] = len;
+	a->info[a->n] = *info;
+	a->n++;
+	return 0;
+}
+
+/* Index of (t, len) among the sorted dictionary terms, -1 if absent. */
+static int
+find_term(const all_terms *a, const char *t, uint32_t len)
+{
+	int			lo = 0;
+	int			hi = (int) a->n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = bm25_term_cmp(a->text[mid], a->len[mid], t, len);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * The dictionary search compares only the suffixes it must: check it on
+ * the strings next to every term in sort order, where front coding makes
+ * shortcuts go wrong.  For each term: the term itself, every proper
+ * prefix, the term extended by a low and a high byte, and the term with
+ * its last byte one lower and one higher; each must be found exactly when
+ * it is a term, with that term's info.
+ */
+static void
+test_lookup_neighbours(void)
+{
+	corpus		c;
+	membuf		m = {0};
+	bm25_seg_summary sum;
+	bm25_segment *seg = NULL;
+	all_terms	a;
+	int			wrong = 0;
+	uint32_t	probes = 0;
+	uint32_t	i;
+
+	corpus_make(&c, 800, 2500, 25, 0, 21);
+	CHECK(build_segment(&c, NULL, 0, c.ndocs, &m, &sum) == BM25_OK);
+	CHECK(bm25_segment_open(m.data, m.len, &seg, NULL, 0) == BM25_OK);
+	a.n = 0;
+	a.text = malloc(sizeof(char *) * bm25_segment_nterms(seg));
+	a.len = malloc(sizeof(uint32_t) * bm25_segment_nterms(seg));
+	a.info = malloc(sizeof(bm25_term_info) * bm25_segment_nterms(seg));
+	CHECK(bm25_segment_foreach_term(seg, collect_cb, &a) == BM25_OK);
+	CHECK(a.n == bm25_segment_nterms(seg));
+
+	for (i = 0; i < a.n; i++)
+	{
+		char		buf[BM25_MAX_TERM_LEN + 1];
+		uint32_t	len = a.len[i];
+		int			v;
+
+		for (v = 0; v < 6 + (int) len; v++)
+		{
+			uint32_t	blen = len;
+			bm25_term_info got;
+			int			want;
+
+			memcpy(buf, a.text[i], len);
+			if (v == 1 && len < BM25_MAX_TERM_LEN)
+				buf[blen++] = '\0';
+			else if (v == 2 && len < BM25_MAX_TERM_LEN)
+				buf[blen++] = (char) 0xFF;
+			else if (v == 3)
+				buf[len - 1] = (char) ((uint8_t) buf[len - 1] - 1);
+			else if (v == 4)
+				buf[len - 1] = (char) ((uint8_t) buf[len - 1] + 1);
+			else if (v >= 6)
+				blen = (uint32_t) (v - 6);	/* proper prefixes, "" included */
+			else if (v != 0)
+				continue;
+			want = find_term(&a, buf, blen);
+			CHECK(bm25_segment_lookup(seg, buf, blen, &got) == BM25_OK);
+			probes++;
+			if (want < 0 ? got.df != 0 :
+				memcmp(&got, &a.info[want], sizeof(got)) != 0)
+				wrong++;
+		}
+	}
+	CHECK(probes > 5 * a.n);
+	CHECK_MSG(wrong == 0, "%d of %u neighbour lookups wrong", wrong, probes);
+
+	for (i = 0; i < a.n; i++)
+		free(a.text[i]);
+	free(a.text);
+	free(a.len);
+	free(a.info);
+	bm25_segment_close(seg);
+	free(m.data);
+	corpus_free(&c);
+}
+
 void
 suite_segment(void)
 {
 	test_lookup_cache();
+	test_lookup_neighbours();
 	test_frontier();
 	test_writer_errors();
 	test_builder();
