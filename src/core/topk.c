@@ -977,8 +977,10 @@ probe_and_emit(topk_engine *e, bm25_cursor **wc, const uint32_t *wt, uint32_t ne
  * we are the candidates, so the loop runs over the decoded block directly
  * and only a posting whose own contribution plus the other terms' block
  * bounds can reach theta goes on to probing.  On return the cursor sits on
- * its first posting after we (or is exhausted), and *ne is updated if theta
- * rose enough to make the window's last term non-essential too.
+ * its first posting after we, or on a posting at or before we that has been
+ * handled (the next block is not decoded before a window needs it), or is
+ * exhausted; *ne is updated if theta rose enough to make the window's last
+ * term non-essential too.
  */
 static int
 window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
@@ -1024,10 +1026,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 			{
 				*ne = split_point(e, e->wpre, *ne, m);
 				if (*ne == m)
-				{
-					/* nothing left in the window can reach theta */
-					return cur_next(c);
-				}
+					return BM25_OK; /* nothing left in the window can reach theta */
 				rest = e->wpre[*ne];
 			}
 		}
@@ -1038,13 +1037,16 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 			c->tf = c->tfs[p];
 			return BM25_OK;
 		}
-		/* past the decoded block: step onto the next one */
+
+		/*
+		 * The block is done, and the window ends within it.  The cursor
+		 * stays on its last posting, already handled: the next block is
+		 * decoded only if a later window that is searched needs it.
+		 */
 		c->pos = n - 1;
 		c->doc = c->docs[n - 1];
 		c->tf = c->tfs[n - 1];
-		rc = bm25_cursor_next(c);
-		if (rc != BM25_OK)
-			return rc;
+		return BM25_OK;
 	}
 	return BM25_OK;
 }
@@ -1089,18 +1091,34 @@ run_disjunction(topk_engine *e)
 		if (ne_g == m)
 			break;
 		TOPK_STAT(0);
+		/*
+		 * The window starts at the smallest essential doc, or at
+		 * next_start for a cursor whose decoded block ends before it: a
+		 * lower bound of its next doc, taken without decoding anything.  Block bounds come
+		 * from metadata too, so a window that cannot reach theta is
+		 * skipped without a single block decoded; cursors are moved (and
+		 * blocks decoded) only inside windows that are searched.
+		 */
 		for (r = ne_g; r < m; r++)
 		{
 			bm25_cursor *c = CUR(e, e->gord[r]);
+			uint32_t	cd = c->doc;
 
-			if (c->doc < next_start)
+			if (cd < next_start)
 			{
-				rc = bm25_cursor_advance(c, next_start);
-				if (rc != BM25_OK)
-					return rc;
+				/* exact when the decoded block reaches that far */
+				if (c->docs[c->nbuf - 1] >= next_start)
+				{
+					rc = cur_advance(c, next_start);
+					if (rc != BM25_OK)
+						return rc;
+					cd = c->doc;
+				}
+				else
+					cd = next_start;
 			}
-			if (c->doc < ws)
-				ws = c->doc;
+			if (cd < ws)
+				ws = cd;
 		}
 		if (ws == BM25_NO_MORE_DOCS)
 			break;
