@@ -5,6 +5,7 @@
 #   make core-fuzz                 short libFuzzer runs of the core parsers
 #   scripts/test.sh                the whole suite (see README.md)
 #   make relevance                 ranking quality (docs/relevance.md)
+#   make corebench                 the top-k engine alone (docs/benchmarks.md)
 
 EXTENSION = bm25
 EXTVERSION = 0.1.0
@@ -92,7 +93,22 @@ bench:
 bench-small:
 	test/bench/run.sh --small
 
-.PHONY: bench bench-small
+# The top-k engine alone on a segment file, without PostgreSQL, optimized
+# as the server build is; build/corebench-stats also counts windows,
+# candidates and emitted hits.  Usage is in test/bench/corebench.c.
+CORE_BENCH_CFLAGS = -std=gnu99 -O2 -g -ffp-contract=off -Wall -Wextra -Isrc/core
+
+build/corebench: test/bench/corebench.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p build
+	$(CC) $(CORE_BENCH_CFLAGS) -o $@ $< $(CORE_SRCS) -lm
+
+build/corebench-stats: test/bench/corebench.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p build
+	$(CC) $(CORE_BENCH_CFLAGS) -DBM25_TOPK_STATS -o $@ $< $(CORE_SRCS) -lm
+
+corebench: build/corebench build/corebench-stats
+
+.PHONY: bench bench-small corebench
 
 # ---------------------------------------------------------------------------
 # Ranking quality (nDCG@10 ...) of the installed bm25 on relevance-judged

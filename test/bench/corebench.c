@@ -12,6 +12,10 @@
  * and median time per query in microseconds.  No PostgreSQL involved: this
  * separates engine time from planner, executor and round trip when
  * profiling (perf record corebench ...).
+ *
+ * Build with "make corebench": build/corebench, and build/corebench-stats,
+ * which also prints per query the windows, candidates, candidates scored
+ * and hits emitted (COREBENCH_VERBOSE=1: time and terms of every query).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
