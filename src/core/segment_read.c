@@ -305,29 +305,14 @@ dict_entry_term(const uint8_t *blk, uint32_t blklen, size_t *pos, char *term,
 static int	dict_entry_info(const bm25_segment *seg, const uint8_t *blk, uint32_t blklen,
 							size_t *pos, bm25_term_info *info);
 
-/*
- * Steps over the info of an entry whose term did not match: five varints
- * and the impact pairs, read only as far as needed to find the next entry
- * (a lookup validates the entry it returns, not the ones it passes).
- */
+/* Steps over n varints without decoding them. */
 static inline int
-dict_entry_skip_info(const uint8_t *blk, uint32_t blklen, size_t *pos)
+skip_varints(const uint8_t *blk, uint32_t blklen, size_t *pos, uint32_t n)
 {
 	size_t		p = *pos;
-	uint32_t	nvar = 5;
-	uint32_t	i;
 
-	for (i = 0; i < nvar; i++)
+	while (n-- > 0)
 	{
-		if (i == 4)
-		{
-			/* the impact count, as a small varint */
-			if (p >= blklen || blk[p] == 0 || blk[p] > BM25_MAX_IMPACTS)
-				return BM25_ECORRUPT;
-			nvar += 2u * blk[p];
-			p++;
-			continue;
-		}
 		while (p < blklen && (blk[p] & 0x80))
 			p++;
 		if (p >= blklen)
@@ -336,6 +321,27 @@ dict_entry_skip_info(const uint8_t *blk, uint32_t blklen, size_t *pos)
 	}
 	*pos = p;
 	return BM25_OK;
+}
+
+/*
+ * Steps over the info of an entry whose term did not match: five varints
+ * and the impact pairs, read only as far as needed to find the next entry
+ * (a lookup validates the entry it returns, not the ones it passes).
+ */
+static inline int
+dict_entry_skip_info(const uint8_t *blk, uint32_t blklen, size_t *pos)
+{
+	uint32_t	nimp;
+
+	/* df, cf - df, postings offset, metadata delta */
+	if (skip_varints(blk, blklen, pos, 4) != BM25_OK || *pos >= blklen)
+		return BM25_ECORRUPT;
+	/* the impact count is at most BM25_MAX_IMPACTS: a one-byte varint */
+	nimp = blk[(*pos)++];
+	if (nimp == 0 || nimp > BM25_MAX_IMPACTS)
+		return BM25_ECORRUPT;
+	/* (tf, dl) per impact */
+	return skip_varints(blk, blklen, pos, 2 * nimp);
 }
 
 /*

@@ -991,63 +991,56 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 	bm25_cursor *c = wc[m - 1];
 	uint32_t	t = wt[m - 1];
 	const uint8_t *doclens = e->seg->doclens;
+	uint32_t	n = c->nbuf;
+	uint32_t	p;
+	double		rest = e->wpre[*ne];
 	int			rc;
 
-	while (c->doc <= we)
-	{
-		uint32_t	n = c->nbuf;
-		uint32_t	p;
-		double		rest = e->wpre[*ne];
-
-		for (p = c->pos; p < n; p++)
-		{
-			uint32_t	d = c->docs[p];
-			uint32_t	dl;
-			double		norm;
-			double		part;
-			int			moved;
-
-			if (d > we)
-				break;
-			TOPK_STAT(1);
-			dl = bm25_get_u32(doclens + (size_t) d * 4);
-			norm = doc_norm(e, dl);
-			part = contrib(e, t, c->tfs[p], norm);
-			if (cannot_reach(e, part + rest))
-				continue;
-			TOPK_STAT(2);
-			c->pos = p;
-			c->doc = d;
-			c->tf = c->tfs[p];
-			rc = probe_and_emit(e, wc, wt, *ne, d, dl, norm, part, &moved);
-			if (rc != BM25_OK)
-				return rc;
-			if (moved)
-			{
-				*ne = split_point(e, e->wpre, *ne, m);
-				if (*ne == m)
-					return BM25_OK; /* nothing left in the window can reach theta */
-				rest = e->wpre[*ne];
-			}
-		}
-		if (p < n)
-		{
-			c->pos = p;
-			c->doc = c->docs[p];
-			c->tf = c->tfs[p];
-			return BM25_OK;
-		}
-
-		/*
-		 * The block is done, and the window ends within it.  The cursor
-		 * stays on its last posting, already handled: the next block is
-		 * decoded only if a later window that is searched needs it.
-		 */
-		c->pos = n - 1;
-		c->doc = c->docs[n - 1];
-		c->tf = c->tfs[n - 1];
+	/* the window ends within the cursor's decoded block */
+	if (c->doc > we)
 		return BM25_OK;
+	for (p = c->pos; p < n; p++)
+	{
+		uint32_t	d = c->docs[p];
+		uint32_t	dl;
+		double		norm;
+		double		part;
+		int			moved;
+
+		if (d > we)
+			break;
+		TOPK_STAT(1);
+		dl = bm25_get_u32(doclens + (size_t) d * 4);
+		norm = doc_norm(e, dl);
+		part = contrib(e, t, c->tfs[p], norm);
+		if (cannot_reach(e, part + rest))
+			continue;
+		TOPK_STAT(2);
+		c->pos = p;
+		c->doc = d;
+		c->tf = c->tfs[p];
+		rc = probe_and_emit(e, wc, wt, *ne, d, dl, norm, part, &moved);
+		if (rc != BM25_OK)
+			return rc;
+		if (moved)
+		{
+			*ne = split_point(e, e->wpre, *ne, m);
+			if (*ne == m)
+				return BM25_OK; /* nothing left in the window can reach theta */
+			rest = e->wpre[*ne];
+		}
 	}
+
+	/*
+	 * Past the window, or at the end of the block: then the cursor stays
+	 * on its last posting, already handled, and the next block is decoded
+	 * only if a later window that is searched needs it.
+	 */
+	if (p == n)
+		p = n - 1;
+	c->pos = p;
+	c->doc = c->docs[p];
+	c->tf = c->tfs[p];
 	return BM25_OK;
 }
 

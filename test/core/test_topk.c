@@ -83,6 +83,31 @@ mem_write(void *ctx, uint64_t offset, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Writes what b built into ts, frees b and opens the segment; false, with
+ * ts's buffer freed, when that failed (the CHECKs have said why).
+ */
+static int
+seal_tseg(bm25_builder *b, tseg *ts)
+{
+	bm25_writer_io io;
+	bm25_seg_summary sum;
+	char		err[256] = "";
+
+	io.ctx = ts;
+	io.write = mem_write;
+	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
+	bm25_builder_free(b);
+	CHECK_MSG(bm25_segment_open(ts->buf, ts->len, &ts->seg, err, sizeof(err)) == BM25_OK,
+			  "%s", err);
+	if (ts->seg == NULL)
+	{
+		free(ts->buf);
+		return 0;
+	}
+	return 1;
+}
+
 /* Zipf-like draw of a vocabulary index: small indices are common. */
 static uint32_t
 zipf(unsigned long long *seed, uint32_t n)
@@ -830,8 +855,6 @@ test_identical_docs(void)
 {
 	bm25_builder *b = NULL;
 	tseg		ts;
-	bm25_writer_io io;
-	bm25_seg_summary sum;
 	bm25_doc_term dt[2] = {{"apple", 5, 2}, {"pear", 4, 1}};
 	uint32_t	i;
 	bm25_qterm	t[1] = {{"apple", 5, BM25_SHOULD, 1}};
@@ -842,22 +865,13 @@ test_identical_docs(void)
 	bm25_search_seg ss;
 	bm25_hit   *h = NULL;
 	uint64_t	n = 0;
-	char		err[128];
 
 	memset(&ts, 0, sizeof(ts));
 	CHECK(bm25_builder_create(&b) == BM25_OK);
 	for (i = 0; i < 1000; i++)
 		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(1000 - i, 1 + i % 7), 10, dt, 2) == BM25_OK);
-	io.ctx = &ts;
-	io.write = mem_write;
-	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
-	bm25_builder_free(b);
-	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
-	if (ts.seg == NULL)
-	{
-		free(ts.buf);
+	if (!seal_tseg(b, &ts))
 		return;
-	}
 	CHECK(bm25_segment_lookup(ts.seg, "apple", 5, &info[0]) == BM25_OK);
 	dfs[0] = info[0].df;
 	CHECK(dfs[0] == 1000);
@@ -886,12 +900,9 @@ test_block_skips(void)
 {
 	bm25_builder *b = NULL;
 	tseg		ts;
-	bm25_writer_io io;
-	bm25_seg_summary sum;
 	uint32_t	ndocs = BM25_BLOCK_SIZE * 12;
 	uint32_t	d;
 	uint64_t	tokens = 0;
-	char		err[128];
 	int			variant;
 
 	memset(&ts, 0, sizeof(ts));
@@ -916,16 +927,8 @@ test_block_skips(void)
 								   d % 3 == 0 ? 2 : 1) == BM25_OK);
 		tokens += dl;
 	}
-	io.ctx = &ts;
-	io.write = mem_write;
-	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
-	bm25_builder_free(b);
-	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
-	if (ts.seg == NULL)
-	{
-		free(ts.buf);
+	if (!seal_tseg(b, &ts))
 		return;
-	}
 
 	for (variant = 0; variant < 6; variant++)
 	{
@@ -980,12 +983,9 @@ test_seeding(void)
 {
 	bm25_builder *b = NULL;
 	tseg		ts;
-	bm25_writer_io io;
-	bm25_seg_summary sum;
 	uint32_t	ndocs = BM25_BLOCK_SIZE * 300 + 77;
 	uint32_t	d;
 	uint64_t	tokens = 0;
-	char		err[128];
 	unsigned long long seed = 4242;
 	int			variant;
 
@@ -1024,16 +1024,8 @@ test_seeding(void)
 		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(d + 1, 1), dl, dt, nt) == BM25_OK);
 		tokens += dl;
 	}
-	io.ctx = &ts;
-	io.write = mem_write;
-	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
-	bm25_builder_free(b);
-	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
-	if (ts.seg == NULL)
-	{
-		free(ts.buf);
+	if (!seal_tseg(b, &ts))
 		return;
-	}
 
 	for (variant = 0; variant < 8; variant++)
 	{
@@ -1238,12 +1230,9 @@ test_long_docs(void)
 	unsigned long long seed = 4242;
 	bm25_builder *b = NULL;
 	tseg		ts;
-	bm25_writer_io io;
-	bm25_seg_summary sum;
 	uint32_t	ndocs = 2500;
 	uint32_t	d;
 	uint64_t	tokens = 0;
-	char		err[128];
 	int			qi;
 
 	memset(&ts, 0, sizeof(ts));
@@ -1280,16 +1269,8 @@ test_long_docs(void)
 		CHECK(bm25_builder_add_doc(b, BM25_TID_MAKE(d / 7 + 1, d % 7 + 1), dl, dt, nt) == BM25_OK);
 		tokens += dl;
 	}
-	io.ctx = &ts;
-	io.write = mem_write;
-	CHECK(bm25_builder_write(b, &io, &sum) == BM25_OK);
-	bm25_builder_free(b);
-	CHECK(bm25_segment_open(ts.buf, ts.len, &ts.seg, err, sizeof(err)) == BM25_OK);
-	if (ts.seg == NULL)
-	{
-		free(ts.buf);
+	if (!seal_tseg(b, &ts))
 		return;
-	}
 
 	for (qi = 0; qi < 60; qi++)
 	{
