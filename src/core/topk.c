@@ -83,6 +83,8 @@ typedef struct topk_heap
 	uint64_t	cap;
 	uint64_t	k;
 	int			full;
+	int			has_out;
+	bm25_hit	out;			/* best hit refused or evicted so far */
 } topk_heap;
 
 /* Restore the heap property below position i (root = worst). */
@@ -156,8 +158,17 @@ heap_offer(topk_heap *hp, double score, bm25_tid tid)
 	}
 	if (hit_better(&x, &hp->h[0]))
 	{
+		bm25_hit	evicted = hp->h[0];
+
 		hp->h[0] = x;
 		heap_sift_down(hp->h, hp->n, 0);
+		x = evicted;
+	}
+	/* x is left out: remember the best such hit (bm25_topk_tie) */
+	if (!hp->has_out || hit_better(&x, &hp->out))
+	{
+		hp->out = x;
+		hp->has_out = 1;
 	}
 	return BM25_OK;
 }
@@ -1496,12 +1507,32 @@ bm25_topk(const bm25_search_seg *segs, uint32_t nsegs,
 		  const bm25_scorer *sc, uint64_t k,
 		  bm25_hit **out, uint64_t *nout)
 {
+	return bm25_topk_tie(segs, nsegs, sc, k, out, nout, NULL, NULL);
+}
+
+/*
+ * bm25_topk, and also the hit that ranks right after the k-th when it has
+ * the k-th's score.  Every doc scoring at least the final k-th score is
+ * scored exactly and offered to the heap (bounds only drop docs strictly
+ * below a threshold that never exceeds it), so the best hit the heap
+ * refused or evicted is the (k+1)-th whenever it ties; a lower (k+1)-th
+ * may never have been scored, which is why only ties are reported.
+ */
+int
+bm25_topk_tie(const bm25_search_seg *segs, uint32_t nsegs,
+			  const bm25_scorer *sc, uint64_t k,
+			  bm25_hit **out, uint64_t *nout,
+			  bm25_hit *tie, int *has_tie)
+{
 	topk_heap	heap;
 	topk_engine e;
 	uint32_t	s;
 	int			rc;
 
-	if (out == NULL || nout == NULL || sc == NULL || (nsegs > 0 && segs == NULL))
+	if (has_tie != NULL)
+		*has_tie = 0;
+	if (out == NULL || nout == NULL || sc == NULL || (nsegs > 0 && segs == NULL) ||
+		(tie == NULL) != (has_tie == NULL))
 		return BM25_EINVAL;
 	*out = NULL;
 	*nout = 0;
@@ -1540,6 +1571,12 @@ bm25_topk(const bm25_search_seg *segs, uint32_t nsegs,
 			break;
 	}
 	engine_free(&e);
+	if (rc == BM25_OK && has_tie != NULL && heap.full && heap.has_out &&
+		heap.out.score == heap.h[0].score)
+	{
+		*tie = heap.out;
+		*has_tie = 1;
+	}
 	if (rc == BM25_OK)
 		rc = heap_finish(&heap, out, nout);
 	free(heap.h);

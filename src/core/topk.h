@@ -41,6 +41,17 @@ extern int	bm25_topk(const bm25_search_seg *segs, uint32_t nsegs,
 					  const bm25_scorer *sc, uint64_t k,
 					  bm25_hit **out, uint64_t *nout);
 
+/*
+ * bm25_topk that also tells whether the hit ranking right after the k-th
+ * has the same score: then *has_tie = 1 and *tie is that hit, else
+ * *has_tie = 0.  A LIMIT k scan needs to know where the k-th hit's tie
+ * group ends; asking for k + 1 hits would prune with a lower threshold.
+ */
+extern int	bm25_topk_tie(const bm25_search_seg *segs, uint32_t nsegs,
+						  const bm25_scorer *sc, uint64_t k,
+						  bm25_hit **out, uint64_t *nout,
+						  bm25_hit *tie, int *has_tie);
+
 /* Reference: scores every matching document, then sorts. */
 extern int	bm25_topk_exhaustive(const bm25_search_seg *segs, uint32_t nsegs,
 								 const bm25_scorer *sc, uint64_t k,

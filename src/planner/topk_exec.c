@@ -51,7 +51,8 @@ typedef struct Bm25TopkState
 	uint64		nhits;
 	uint64		pos;			/* next rank to look at */
 	uint64		k;
-	bool		exhausted;
+	bool		exhausted;		/* no candidate after the batch */
+	bool		closed;			/* none after it shares the last one's score */
 	bool		empty;
 
 	/*
@@ -145,18 +146,20 @@ bm25_topk_rank(Bm25TopkState *st)
 {
 	bm25_hit   *hits = NULL;
 	uint64		n = 0;
-	uint64		want;
+	bm25_hit	tie;
+	int			has_tie = 0;
 	int			status;
 	MemoryContext old;
 
 	st->batches++;
+
 	/*
-	 * One candidate more than k: it tells whether the tie group of the k-th
-	 * goes on, so a LIMIT k query ranks once instead of growing the batch.
+	 * The engine also reports the hit after the k-th when it ties with it:
+	 * that tells whether the k-th's tie group goes on, so a LIMIT k query
+	 * ranks once, with the threshold of exactly k hits.
 	 */
-	want = st->k >= BM25_K_ALL - 1 ? BM25_K_ALL : st->k + 1;
-	status = bm25_topk(st->prep->ssegs, st->prep->state->nsegs, &st->prep->scorer,
-					   want, &hits, &n);
+	status = bm25_topk_tie(st->prep->ssegs, st->prep->state->nsegs, &st->prep->scorer,
+						   st->k, &hits, &n, &tie, &has_tie);
 	if (status != BM25_OK)
 	{
 		free(hits);
@@ -165,13 +168,16 @@ bm25_topk_rank(Bm25TopkState *st)
 	old = MemoryContextSwitchTo(st->qctx);
 	if (st->hits)
 		pfree(st->hits);
-	st->hits = palloc(sizeof(bm25_hit) * Max(n, 1));
+	st->hits = palloc(sizeof(bm25_hit) * (n + 1));
 	if (n > 0)
 		memcpy(st->hits, hits, sizeof(bm25_hit) * n);
 	MemoryContextSwitchTo(old);
 	free(hits);
+	st->exhausted = n < st->k;
+	st->closed = !has_tie;
+	if (has_tie)
+		st->hits[n++] = tie;
 	st->nhits = n;
-	st->exhausted = n < want;
 	st->ranked = n;
 }
 
@@ -298,6 +304,9 @@ bm25_topk_group_end(Bm25TopkState *st)
 			   BM25_TID_BLOCK(st->hits[j].tid) == BM25_TID_BLOCK(st->hits[st->pos].tid))
 			j++;
 		if (j < st->nhits || st->exhausted)
+			return j;
+		/* nothing after the batch ties with its last hit */
+		if (st->closed)
 			return j;
 		/* the group may go on past this batch */
 		st->k = st->k > PG_UINT64_MAX / 2 ? BM25_K_ALL : st->k * 2;

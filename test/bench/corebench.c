@@ -6,7 +6,7 @@
  * SEGMENT is a seg_<id>.bm25 file (for example the benchmark's index under
  * $PGDATA/bm25/...); QUERIES is a TSV of  qid  bucket  lexeme...  (run.sh's
  * queries.run.lex.tsv).  Every query runs ROUNDS times (default 20) with
- * bm25_topk (K, default 11: what a LIMIT 10 scan asks for); the first round
+ * bm25_topk_tie (K, default 10: what a LIMIT 10 scan asks for); the first round
  * is also checked against bm25_topk_exhaustive (unless the environment sets
  * COREBENCH_NOCHECK, which keeps the reference out of a profile).  Prints per bucket the mean
  * and median time per query in microseconds.  No PostgreSQL involved: this
@@ -95,7 +95,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	rounds = argc > 3 ? atoi(argv[3]) : 20;
-	k = argc > 4 ? strtoull(argv[4], NULL, 10) : 11;
+	k = argc > 4 ? strtoull(argv[4], NULL, 10) : 10;
 	fd = open(argv[1], O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) != 0)
 	{
@@ -161,9 +161,11 @@ main(int argc, char **argv)
 			bm25_search_seg ss = {seg, q[i].info};
 			bm25_hit   *hits = NULL;
 			uint64_t	nh = 0;
+			bm25_hit	tie;
+			int			has_tie;
 			double		t0 = now_us();
 
-			if (bm25_topk(&ss, 1, &q[i].sc, k, &hits, &nh) != BM25_OK)
+			if (bm25_topk_tie(&ss, 1, &q[i].sc, k, &hits, &nh, &tie, &has_tie) != BM25_OK)
 				return 1;
 			q[i].us += now_us() - t0;
 			if (r == 0 && !getenv("COREBENCH_NOCHECK"))

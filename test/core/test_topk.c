@@ -505,6 +505,9 @@ tid_cmp(const void *pa, const void *pb)
 
 static const uint64_t test_ks[] = {1, 3, 10, 100, 1000, BM25_K_ALL};
 
+/* (query, k) pairs where the hit after the k-th tied and was checked */
+static int	tie_checks = 0;
+
 /* Compare every algorithm on one query; returns the number of k compared. */
 static int
 check_query(tcorpus *c, tquery *q, const char *what)
@@ -587,6 +590,30 @@ check_query(tcorpus *c, tquery *q, const char *what)
 		compared++;
 		free(ex);
 		free(tk);
+
+		/* bm25_topk_tie: the same hits, and the (k+1)-th exactly when it ties */
+		{
+			bm25_hit   *tt = NULL;
+			uint64_t	ntt = 0;
+			bm25_hit	tie;
+			int			has_tie = -1;
+			int			expect = k > 0 && k < nall && all[k].score == all[k - 1].score;
+
+			rc = bm25_topk_tie(q->ss, c->nsegs, &q->sc, k, &tt, &ntt, &tie, &has_tie);
+			CHECK(rc == BM25_OK);
+			CHECK_MSG(hits_equal(tt, ntt, all, want), "%s k=%llu: bm25_topk_tie hits differ",
+					  what, (unsigned long long) k);
+			CHECK_MSG(has_tie == expect, "%s k=%llu: has_tie %d, expected %d", what,
+					  (unsigned long long) k, has_tie, expect);
+			if (expect && has_tie == 1)
+			{
+				CHECK_MSG(tie.tid == all[k].tid && tie.score == all[k].score,
+						  "%s k=%llu: tie is not the (k+1)-th hit", what,
+						  (unsigned long long) k);
+				tie_checks++;
+			}
+			free(tt);
+		}
 	}
 	free(all);
 	free(naive);
@@ -1323,6 +1350,7 @@ suite_topk(void)
 {
 	total_queries = 0;
 	total_compared = 0;
+	tie_checks = 0;
 	test_identical_docs();
 	test_edge_cases();
 	test_block_skips();
@@ -1331,7 +1359,9 @@ suite_topk(void)
 	test_long_docs();
 	test_differential();
 	test_corruption();
-	printf("topk: %d queries, %d (query, k) comparisons against the exhaustive reference\n",
-		   total_queries, total_compared);
+	printf("topk: %d queries, %d (query, k) comparisons against the exhaustive reference, "
+		   "%d ties after the k-th reported\n",
+		   total_queries, total_compared, tie_checks);
 	CHECK(total_queries >= 500);
+	CHECK(tie_checks >= 50);
 }
