@@ -50,8 +50,9 @@
 # reference (test/bench/xbench.cc), samples the queries
 # (test/bench/queries.py), then runs the timed passes interleaved across
 # engines: round 0 is cold (before each engine's pass the server is
-# restarted and, when root, the OS page cache is dropped), rounds 1..N warm;
-# then 2-client QPS runs, interleaved too.  test/bench/report.py writes
+# restarted and, when root, the OS page cache is dropped), then one untimed
+# pass per engine to warm up again, rounds 1..N warm; then 2-client QPS
+# runs, interleaved too.  test/bench/report.py writes
 # results.json and results.md into $DIR/results (and, for a full run, into
 # docs/bench-results/).  The bm25 extension must be installed (make install);
 # when run as root it is built and installed from this tree if missing.
@@ -447,9 +448,9 @@ echo "cold: $COLD_METHOD"
 # run order.  Warm passes first run 10 queries untimed: a new backend's (or
 # Database's) first queries load catalog caches and open the index, which a
 # long-lived connection does once.
-lat_pass() # engine round pass
+lat_pass() # engine round pass [out]
 {
-	local e=$1 r=$2 k=$3 cap=0 out=$RUN/lat/$1.r$2.$3.tsv warm=10
+	local e=$1 r=$2 k=$3 cap=0 out=${4:-$RUN/lat/$1.r$2.$3.tsv} warm=10
 	case $e in gin|rum) cap=$SLOW_CAP ;; esac
 	((r > 0)) || warm=0
 	local t0
@@ -477,6 +478,15 @@ for ((r = 0; r <= ROUNDS; r++)); do
 		fi
 		lat_pass "$e" "$r" 0
 	done
+	if ((r == 0 && ROUNDS > 0)); then
+		# Each cold pass restarted the server, so the shared buffers no
+		# longer hold what the engines before it had read: their first
+		# warm pass would be partly cold.  One untimed pass per engine
+		# brings every engine back to a warm state first.
+		log "re-warm after the cold round (untimed): ${ENGINES[*]}"
+		for e in "${ENGINES[@]}"; do lat_pass "$e" 1 9 "$RUN/rewarm.tsv"; done
+		rm -f "$RUN/rewarm.tsv"
+	fi
 	if ((r > 0)); then
 		for ((k = 1; k <= FAST_EXTRA; k++)); do
 			if (((r + k) % 2)); then pair=(bm25 xapian); else pair=(xapian bm25); fi
