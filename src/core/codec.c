@@ -119,6 +119,35 @@ load_u64(const uint8_t *p)
 }
 
 /*
+ * What the unpacker does with each value v it extracts (a constant after
+ * inlining, so each mode gets its own specialized loops):
+ *	UNPACK_PLAIN	out = v
+ *	UNPACK_DOCS		out = acc + v, then acc += v + 1 (doc id gaps, see
+ *					bm25_unpack_docs)
+ *	UNPACK_TFS		out = v + 1 (tf - 1 is stored)
+ */
+#define UNPACK_PLAIN	0
+#define UNPACK_DOCS		1
+#define UNPACK_TFS		2
+
+/* Store value v at out[i] as mode says; acc is the running doc id. */
+static BM25_ALWAYS_INLINE void
+unpack_emit(uint32_t *out, uint32_t i, uint32_t v, int mode, uint64_t *acc)
+{
+	if (mode == UNPACK_DOCS)
+	{
+		uint64_t	d = *acc + v;
+
+		out[i] = (uint32_t) d;
+		*acc = d + 1;
+	}
+	else if (mode == UNPACK_TFS)
+		out[i] = v + 1;
+	else
+		out[i] = v;
+}
+
+/*
  * Unpack whole groups of 8 values at a width w known at compile time
  * (after inlining): 8 values take exactly w bytes, so every shift and
  * offset inside a group is a constant.  Only groups whose every 8-byte
@@ -127,7 +156,7 @@ load_u64(const uint8_t *p)
  */
 static BM25_ALWAYS_INLINE uint32_t
 unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
-			  uint32_t *out)
+			  uint32_t *out, int mode, uint64_t *acc)
 {
 	uint32_t	mask = w >= 32 ? 0xFFFFFFFFu : ((1u << w) - 1);
 	uint32_t	g = 0;
@@ -138,7 +167,9 @@ unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
 		const uint8_t *p = in + (size_t) (g / 8) * w;
 
 #define UNPACK_ONE(j) \
-		out[g + (j)] = (uint32_t) (load_u64(p + ((j) * w) / 8) >> (((j) * w) % 8)) & mask
+		unpack_emit(out, g + (j), \
+					(uint32_t) (load_u64(p + ((j) * w) / 8) >> (((j) * w) % 8)) & mask, \
+					mode, acc)
 		UNPACK_ONE(0);
 		UNPACK_ONE(1);
 		UNPACK_ONE(2);
@@ -154,15 +185,16 @@ unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
 }
 
 /*
- * Unpack n values of width bits.  Each value is extracted from an 8-byte
- * window starting at its first byte (bit offset <= 7, width <= 32, so the
- * value fits the window); windows that would cross in + avail are loaded
- * bytewise, so no byte outside in[0..avail) is touched.  Leading groups of
- * 8 values go through a per-width specialized path (unpack_groups).
+ * Unpack n values of width bits, each handled as mode says.  Each value is
+ * extracted from an 8-byte window starting at its first byte (bit offset
+ * <= 7, width <= 32, so the value fits the window); windows that would
+ * cross in + avail are loaded bytewise, so no byte outside in[0..avail) is
+ * touched.  Leading groups of 8 values go through a per-width specialized
+ * path (unpack_groups).
  */
-int
-bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
-			uint32_t *out, size_t *used)
+static BM25_ALWAYS_INLINE int
+unpack_mode(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+			uint32_t *out, size_t *used, int mode, uint64_t *acc)
 {
 	size_t		size;
 	uint32_t	mask;
@@ -179,12 +211,12 @@ bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 	if (width == 0)
 	{
 		for (i = 0; i < n; i++)
-			out[i] = 0;
+			unpack_emit(out, i, 0, mode, acc);
 		return BM25_OK;
 	}
 	switch (width)
 	{
-#define UNPACK_CASE(W) case W: i = unpack_groups(in, avail, n, W, out); break
+#define UNPACK_CASE(W) case W: i = unpack_groups(in, avail, n, W, out, mode, acc); break
 		UNPACK_CASE(1);
 		UNPACK_CASE(2);
 		UNPACK_CASE(3);
@@ -233,10 +265,50 @@ bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 			x = bm25_get_u64(in + byte);
 		else
 			x = load_tail(in + byte, avail - byte);
-		out[i] = (uint32_t) (x >> (bit & 7)) & mask;
+		unpack_emit(out, i, (uint32_t) (x >> (bit & 7)) & mask, mode, acc);
 		bit += width;
 	}
 	return BM25_OK;
+}
+
+/* Unpack n values of width bits; see unpack_mode. */
+int
+bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+			uint32_t *out, size_t *used)
+{
+	return unpack_mode(in, avail, n, width, out, used, UNPACK_PLAIN, NULL);
+}
+
+/*
+ * Unpack n doc id gaps and turn them into doc ids in the same pass: with
+ * the running id starting at *next, each id is that plus its gap, and the
+ * running id moves one past it.  *next ends one past the last id.  It is
+ * 64-bit, so it cannot wrap: a caller that checks the final *next against
+ * the stored last id + 1 (< 2^32) knows every id fit in 32 bits.
+ */
+int
+bm25_unpack_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+				 uint32_t *out, uint64_t *next)
+{
+	return unpack_mode(in, avail, n, width, out, NULL, UNPACK_DOCS, next);
+}
+
+/*
+ * Unpack n stored tf - 1 values into tfs.  Only a 32-bit width can hold
+ * the value that would wrap to tf 0; that block is corrupt.
+ */
+int
+bm25_unpack_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+				uint32_t *out)
+{
+	int			rc = unpack_mode(in, avail, n, width, out, NULL, UNPACK_TFS, NULL);
+	uint32_t	i;
+
+	if (rc == BM25_OK && width == 32)
+		for (i = 0; i < n; i++)
+			if (out[i] == 0)
+				return BM25_ECORRUPT;
+	return rc;
 }
 
 /* LEB128: 7 bits per byte, low groups first, high bit = more follows. */

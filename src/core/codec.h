@@ -109,6 +109,17 @@ extern size_t bm25_pack(uint8_t *out, const uint32_t *v, uint32_t n, uint32_t wi
 extern int	bm25_unpack(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 						uint32_t *out, size_t *used);
 
+/*
+ * bm25_unpack of a postings block's two arrays, decoded in the same pass:
+ * doc id gaps become ids (the running id starts at *next and ends one past
+ * the last id), and stored tf - 1 values become tfs (BM25_ECORRUPT if one
+ * would be 0).
+ */
+extern int	bm25_unpack_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+							 uint32_t *out, uint64_t *next);
+extern int	bm25_unpack_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
+							uint32_t *out);
+
 /* Append v as a LEB128 varint; returns bytes written (<= 10). */
 extern size_t bm25_varint_put(uint8_t *out, uint64_t v);
 

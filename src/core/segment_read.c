@@ -686,7 +686,6 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 	size_t		tsz;
 	uint64_t	next;
 	uint64_t	tail;
-	uint32_t	i;
 
 	expect = (b + 1 < c->term.nblocks) ? BM25_BLOCK_SIZE :
 		c->term.df - (c->term.nblocks - 1) * BM25_BLOCK_SIZE;
@@ -711,25 +710,14 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 	 * inside the postings section; that keeps it on its fast path.
 	 */
 	tail = area + (uint64_t) c->term.nblocks * META_SIZE - off;
-	if ((uint64_t) BLK_HDR_SIZE + dsz + tsz != len ||
-		bm25_unpack(p + BLK_HDR_SIZE, (size_t) (tail - BLK_HDR_SIZE), count, dw,
-					c->docs, NULL) != BM25_OK ||
-		bm25_unpack(p + BLK_HDR_SIZE + dsz, (size_t) (tail - BLK_HDR_SIZE - dsz), count, tw,
-					c->tfs, NULL) != BM25_OK)
-		return BM25_ECORRUPT;
-
 	next = b == 0 ? 0 : (uint64_t) cur_last(c, b - 1) + 1;
-	for (i = 0; i < count; i++)
-	{
-		uint64_t	d = next + c->docs[i];
-		uint32_t	tf = c->tfs[i] + 1;
-
-		if (tf == 0)
-			return BM25_ECORRUPT;
-		c->docs[i] = (uint32_t) d;
-		c->tfs[i] = tf;
-		next = d + 1;
-	}
+	if ((uint64_t) BLK_HDR_SIZE + dsz + tsz != len ||
+		bm25_unpack_docs(p + BLK_HDR_SIZE, (size_t) (tail - BLK_HDR_SIZE), count, dw,
+						 c->docs, &next) != BM25_OK ||
+		bm25_unpack_tfs(p + BLK_HDR_SIZE + dsz, (size_t) (tail - BLK_HDR_SIZE - dsz), count, tw,
+						c->tfs) != BM25_OK)
+		return BM25_ECORRUPT;
+	/* ids rise strictly from the previous block's last; ending at last keeps them < 2^32 */
 	if (next != (uint64_t) last + 1)
 		return BM25_ECORRUPT;
 	c->block = b;

@@ -85,9 +85,49 @@ roundtrip(unsigned long long *seed, uint32_t n, uint32_t width)
 			ok = 0;
 	CHECK_MSG(ok, "n=%u width=%u", n, width);
 
+	/* the fused decoders: gaps to ids from a 64-bit start, and tf - 1 to tf */
+	{
+		uint64_t	start = harness_rand(seed) % 2 ? 0 : 0xFFFFFF00ull + (harness_rand(seed) % 512);
+		uint64_t	next = start;
+		uint64_t	ref = start;
+		int			tf_ok = 1;
+		int			rc;
+
+		memset(out, 0xAB, sizeof(out));
+		CHECK(bm25_unpack_docs(exact, size, n, width, out, &next) == BM25_OK);
+		ok = 1;
+		for (i = 0; i < n; i++)
+		{
+			uint64_t	d = ref + in[i];
+
+			if (out[i] != (uint32_t) d)
+				ok = 0;
+			ref = d + 1;
+		}
+		CHECK_MSG(ok && next == ref, "docs n=%u width=%u", n, width);
+
+		memset(out, 0xAB, sizeof(out));
+		rc = bm25_unpack_tfs(exact, size, n, width, out);
+		for (i = 0; i < n; i++)
+			if (in[i] == 0xFFFFFFFFu)
+				tf_ok = 0;
+		CHECK_MSG(rc == (tf_ok ? BM25_OK : BM25_ECORRUPT), "tfs n=%u width=%u rc=%d", n, width, rc);
+		ok = 1;
+		for (i = 0; tf_ok && i < n; i++)
+			if (out[i] != in[i] + 1)
+				ok = 0;
+		CHECK_MSG(ok, "tfs n=%u width=%u", n, width);
+	}
+
 	/* truncated input is rejected */
 	if (size > 0)
+	{
+		uint64_t	next = 0;
+
 		CHECK(bm25_unpack(exact, size - 1, n, width, out, &used) == BM25_ECORRUPT);
+		CHECK(bm25_unpack_docs(exact, size - 1, n, width, out, &next) == BM25_ECORRUPT);
+		CHECK(bm25_unpack_tfs(exact, size - 1, n, width, out) == BM25_ECORRUPT);
+	}
 	free(exact);
 }
 

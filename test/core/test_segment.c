@@ -1295,6 +1295,43 @@ test_corruption(void)
 			bm25_segment_close(seg);
 			free(img);
 		}
+
+		/*
+		 * Block 1 claims a last doc id one off from where its gaps end,
+		 * under a valid checksum: the decoded ids must still be refused.
+		 */
+		for (i = 0; i < 2; i++)
+		{
+			uint8_t    *img = exact_copy(m.data, m.len);
+			bm25_cursor cur;
+			uint8_t    *meta;
+			uint32_t	last;
+			uint32_t	crc;
+			uint32_t	n = 0;
+			int			rc;
+
+			CHECK(bm25_segment_open(img, m.len, &seg, NULL, 0) == BM25_OK);
+			CHECK(bm25_segment_lookup(seg, c.vtext[best], c.vlen[best], &ti) == BM25_OK);
+			meta = img + ti.meta_off + META_SIZE;
+			last = bm25_get_u32(meta + META_LAST_DOC);
+			CHECK(last > 0 && last + 1 < bm25_segment_ndocs(seg));
+			bm25_put_u32(meta + META_LAST_DOC, i == 0 ? last - 1 : last + 1);
+			crc = bm25_crc32c(0, meta, META_CRC);
+			crc = bm25_crc32c(crc, meta + META_CRC + 4, META_SIZE - META_CRC - 4);
+			crc = bm25_crc32c(crc, img + ti.postings_off + bm25_get_u64(meta + META_OFF),
+							  bm25_get_u32(meta + META_LEN));
+			bm25_put_u32(meta + META_CRC, crc);
+			CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
+			do
+			{
+				rc = bm25_cursor_next(&cur);
+				n++;
+			} while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
+			CHECK_MSG(rc == BM25_ECORRUPT, "last doc %s 1", i == 0 ? "-" : "+");
+			CHECK(n == BM25_BLOCK_SIZE);
+			bm25_segment_close(seg);
+			free(img);
+		}
 	}
 	free(m.data);
 	corpus_free(&c);
