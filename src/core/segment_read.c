@@ -717,7 +717,10 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 		bm25_unpack_tfs(p + BLK_HDR_SIZE + dsz, (size_t) (tail - BLK_HDR_SIZE - dsz), count, tw,
 						c->tfs) != BM25_OK)
 		return BM25_ECORRUPT;
-	/* ids rise strictly from the previous block's last; ending at last keeps them < 2^32 */
+	/*
+	 * Ids rise strictly from the previous block's last one; ending exactly
+	 * at this block's last (< ndocs) keeps every one below 2^32.
+	 */
 	if (next != (uint64_t) last + 1)
 		return BM25_ECORRUPT;
 	c->block = b;
