@@ -66,7 +66,8 @@ max_wal_size = 8GB
 cluster_name = 'bm25scale'
 EOF
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$OUT/server.log" -w -t 120 start >/dev/null
-trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; kill $SAMPLER 2>/dev/null || true' EXIT
+SAMPLER=
+trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true' EXIT
 PSQL=(runuser -u "$BM25_USER" -- "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -d postgres)
 sql() { "${PSQL[@]}" -At -c "$1"; }
 
