@@ -97,11 +97,13 @@ BM25_STATIC_ASSERT(DIDX_KEY_LEN + 4 == DIDX_ENTRY_SIZE, didx_size);
 
 /* An opened segment: pointers into the caller's memory region. */
 /*
- * What a segment handle remembers of its dictionary: the results of recent
- * term lookups (the bytes never change while it is open).  Purely an
- * accelerator: when an allocation fails the handle has none, or an entry
- * is not kept, and lookups do the full search.  Checksums of the blocks a
- * cursor reads are still verified at every read.
+ * What a segment handle remembers (the bytes never change while it is
+ * open): the results of recent term lookups, and which dictionary and
+ * postings blocks have already passed their checksum.  A block is verified
+ * the first time the handle reads it and trusted afterwards, as a buffer
+ * page is verified when it is read in and not on every access.  Purely an
+ * accelerator: when an allocation fails the handle has none of it, or an
+ * entry is not kept, and every read does the full search and check.
  */
 #define SEG_TERM_CACHE		512		/* lookup cache slots, direct-mapped */
 
@@ -115,6 +117,10 @@ typedef struct seg_term_entry
 typedef struct seg_memo
 {
 	seg_term_entry *terms[SEG_TERM_CACHE];
+	uint8_t    *dict_ok;		/* bit per dictionary block; NULL: none kept */
+	uint8_t    *block_ok;		/* bit per META_SIZE bytes of the postings
+								 * section, set at the metadata entry of each
+								 * verified block; NULL: none kept */
 } seg_memo;
 
 struct bm25_segment

@@ -9,6 +9,7 @@
  *-------------------------------------------------------------------------
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,11 @@ bm25_segment_open(const void *base, size_t len, bm25_segment **out,
 		return BM25_ENOMEM;
 	*seg = tmp;
 	seg->memo = calloc(1, sizeof(seg_memo));
+	if (seg->memo != NULL)
+	{
+		seg->memo->dict_ok = calloc((size_t) tmp.ndictblocks / 8 + 1, 1);
+		seg->memo->block_ok = calloc((size_t) (tmp.sect_len[SECT_POSTINGS] / META_SIZE) / 8 + 1, 1);
+	}
 	*out = seg;
 	return BM25_OK;
 }
@@ -143,6 +149,8 @@ bm25_segment_close(bm25_segment *seg)
 	{
 		for (int i = 0; i < SEG_TERM_CACHE; i++)
 			free(seg->memo->terms[i]);
+		free(seg->memo->dict_ok);
+		free(seg->memo->block_ok);
 		free(seg->memo);
 	}
 	free(seg);
@@ -244,7 +252,25 @@ didx_entry(const bm25_segment *seg, uint32_t i, uint64_t *off, uint32_t *len,
 	return BM25_OK;
 }
 
-/* Locate dictionary block i and verify its header and checksum. */
+/* Whether bit i of a memo bitmap (NULL: nothing remembered) is set. */
+static inline bool
+memo_bit(const uint8_t *bits, uint64_t i)
+{
+	return bits != NULL && (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+/* Set bit i of a memo bitmap, if there is one. */
+static inline void
+memo_set(uint8_t *bits, uint64_t i)
+{
+	if (bits != NULL)
+		bits[i >> 3] |= (uint8_t) (1u << (i & 7));
+}
+
+/*
+ * Locate dictionary block i and verify its header, and its checksum the
+ * first time this handle reads it.
+ */
 static int
 dict_block_open(const bm25_segment *seg, uint32_t i, const uint8_t **blk,
 				uint32_t *blklen, uint32_t *nentries, char *errbuf, size_t errlen)
@@ -267,10 +293,15 @@ dict_block_open(const bm25_segment *seg, uint32_t i, const uint8_t **blk,
 		bm25_get_u32(p + DICTBLK_NENTRIES) != n ||
 		bm25_get_u32(p + DICTBLK_LEN) != len)
 		return seg_corrupt(errbuf, errlen, "dictionary block %u has a bad header", (unsigned) i);
-	crc = bm25_crc32c(0, p, DICTBLK_CRC);
-	crc = bm25_crc32c(crc, p + DICTBLK_HDR_SIZE, len - DICTBLK_HDR_SIZE);
-	if (crc != bm25_get_u32(p + DICTBLK_CRC))
-		return seg_corrupt(errbuf, errlen, "dictionary block %u checksum mismatch", (unsigned) i);
+	if (seg->memo == NULL || !memo_bit(seg->memo->dict_ok, i))
+	{
+		crc = bm25_crc32c(0, p, DICTBLK_CRC);
+		crc = bm25_crc32c(crc, p + DICTBLK_HDR_SIZE, len - DICTBLK_HDR_SIZE);
+		if (crc != bm25_get_u32(p + DICTBLK_CRC))
+			return seg_corrupt(errbuf, errlen, "dictionary block %u checksum mismatch", (unsigned) i);
+		if (seg->memo != NULL)
+			memo_set(seg->memo->dict_ok, i);
+	}
 	*blk = p;
 	*blklen = len;
 	*nentries = n;
@@ -663,9 +694,11 @@ cur_last(const bm25_cursor *c, uint32_t b)
 
 /*
  * Decode block b into c->docs / c->tfs: check the metadata against the
- * term, the block checksum (which also covers the metadata entry), the
- * widths and sizes, and that the decoded doc ids end exactly at the
- * stored last doc id, which must be < ndocs.
+ * term, the block checksum (which also covers the metadata entry; only
+ * the first time this handle decodes the block), the widths and sizes,
+ * and that the decoded doc ids end exactly at the stored last doc id,
+ * which must be < ndocs.  The structural checks run at every read, so a
+ * block never verified is still decoded safely.
  */
 static int
 cursor_load_block(bm25_cursor *c, uint32_t b)
@@ -686,6 +719,7 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 	size_t		tsz;
 	uint64_t	next;
 	uint64_t	tail;
+	uint64_t	slot;
 
 	expect = (b + 1 < c->term.nblocks) ? BM25_BLOCK_SIZE :
 		c->term.df - (c->term.nblocks - 1) * BM25_BLOCK_SIZE;
@@ -693,11 +727,16 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 		last >= seg->ndocs)
 		return BM25_ECORRUPT;
 	p = seg->base + c->term.postings_off + off;
-	crc = bm25_crc32c(0, m, META_CRC);
-	crc = bm25_crc32c(crc, m + META_CRC + 4, META_SIZE - META_CRC - 4);
-	crc = bm25_crc32c(crc, p, len);
-	if (crc != bm25_get_u32(m + META_CRC))
-		return BM25_ECORRUPT;
+	/* seg_check_term put the metadata array inside the postings section */
+	slot = (uint64_t) (m - (seg->base + post_start(seg))) / META_SIZE;
+	if (seg->memo == NULL || !memo_bit(seg->memo->block_ok, slot))
+	{
+		crc = bm25_crc32c(0, m, META_CRC);
+		crc = bm25_crc32c(crc, m + META_CRC + 4, META_SIZE - META_CRC - 4);
+		crc = bm25_crc32c(crc, p, len);
+		if (crc != bm25_get_u32(m + META_CRC))
+			return BM25_ECORRUPT;
+	}
 	dw = p[BLK_DOC_WIDTH];
 	tw = p[BLK_TF_WIDTH];
 	if (dw > 32 || tw > 32)
@@ -723,6 +762,9 @@ cursor_load_block(bm25_cursor *c, uint32_t b)
 	 */
 	if (next != (uint64_t) last + 1)
 		return BM25_ECORRUPT;
+	/* remembered only once the whole block has decoded cleanly */
+	if (seg->memo != NULL)
+		memo_set(seg->memo->block_ok, slot);
 	c->block = b;
 	c->nbuf = count;
 	c->pos = 0;
