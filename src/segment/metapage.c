@@ -118,18 +118,51 @@ bm25_meta_check(Relation index, Bm25MetaPageData *meta)
 				 errhint("Rebuild the index with REINDEX.")));
 }
 
-/* Reads, locks (BUFFER_LOCK_SHARE or _EXCLUSIVE) and validates the metapage. */
+/*
+ * What this backend remembers of an index's metapage, kept in rd_amcache
+ * so that any relcache rebuild (REINDEX, TRUNCATE, DROP) forgets it: that
+ * block 0 exists, and the last image that passed bm25_meta_check.  Every
+ * query reads the metapage at least once; checking its size costs an
+ * lseek and validating it a 2 kB checksum, and between two WAL-logged
+ * updates every read returns the same bytes.
+ */
+typedef struct Bm25MetaCache
+{
+	bool		exists;			/* block 0 was read */
+	bool		valid;			/* meta passed bm25_meta_check */
+	Bm25MetaPageData meta;
+} Bm25MetaCache;
+
+/* This backend's metapage memory for index, created on first use. */
+static Bm25MetaCache *
+meta_cache(Relation index)
+{
+	if (index->rd_amcache == NULL)
+		index->rd_amcache = MemoryContextAllocZero(index->rd_indexcxt, sizeof(Bm25MetaCache));
+	return (Bm25MetaCache *) index->rd_amcache;
+}
+
+/*
+ * Reads, locks (BUFFER_LOCK_SHARE or _EXCLUSIVE) and validates the
+ * metapage; an image byte-identical to one already validated is taken as
+ * it is.
+ */
 void
 bm25_meta_lock(Relation index, Bm25MetaLock *ml, int mode)
 {
-	if (RelationGetNumberOfBlocks(index) == 0)
+	Bm25MetaCache *mc = meta_cache(index);
+
+	if (!mc->exists && RelationGetNumberOfBlocks(index) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("bm25 index \"%s\" has no metapage", RelationGetRelationName(index)),
 				 errhint("Rebuild the index with REINDEX.")));
 	ml->buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
+	mc->exists = true;
 	LockBuffer(ml->buf, mode);
 	memcpy(&ml->meta, PageGetContents(BufferGetPage(ml->buf)), sizeof(ml->meta));
+	if (mc->valid && memcmp(&ml->meta, &mc->meta, sizeof(ml->meta)) == 0)
+		return;
 	PG_TRY();
 	{
 		bm25_meta_check(index, &ml->meta);
@@ -140,6 +173,8 @@ bm25_meta_lock(Relation index, Bm25MetaLock *ml, int mode)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	mc->meta = ml->meta;
+	mc->valid = true;
 }
 
 /* Releases a metapage lock. */
