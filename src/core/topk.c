@@ -389,6 +389,24 @@ cannot_reach(const topk_engine *e, double bound)
 }
 
 /*
+ * The division-free reject test of the single-essential loop: a posting
+ * with tf in a doc with normalization norm, whose contribution would be
+ * kt * tf / (tf + norm), is dropped when kt * tf < need * (tf + norm).
+ * need is set a relative 1e-9 below the contribution that cannot_reach
+ * would refuse, so every posting this drops, cannot_reach drops too (the
+ * rounding of both sides is below 1e-14 relative; see docs/ranking.md);
+ * postings it keeps go through the exact test.  -HUGE_VAL (no theta yet,
+ * or one too small for the margin to be relative) drops nothing.
+ */
+static inline double
+reject_need(const topk_engine *e, double rest)
+{
+	if (!(e->theta > 1e-200))
+		return -HUGE_VAL;
+	return e->theta / (e->slack * (1.0 + 1e-9)) - rest;
+}
+
+/*
  * Contribution of scorer term i with tf in a doc whose length
  * normalization is norm (bm25_doc_norm): bit-identical to
  * idf[i] * bm25_tfpart(tf, dl), see score.h.
@@ -1005,6 +1023,8 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 	uint32_t	n = c->nbuf;
 	uint32_t	p;
 	double		rest = e->wpre[*ne];
+	double		kt = e->sc->idf[t] * (e->sc->k1 + 1.0);
+	double		need = reject_need(e, rest);
 	int			rc;
 
 	/* the window ends within the cursor's decoded block */
@@ -1015,6 +1035,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 		uint32_t	d = c->docs[p];
 		uint32_t	dl;
 		double		norm;
+		double		tf;
 		double		part;
 		int			moved;
 
@@ -1023,6 +1044,10 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 		TOPK_STAT(1);
 		dl = bm25_get_u32(doclens + (size_t) d * 4);
 		norm = doc_norm(e, dl);
+		tf = (double) c->tfs[p];
+		/* most rejections are decided here, without a division */
+		if (kt * tf < need * (tf + norm))
+			continue;
 		part = contrib(e, t, c->tfs[p], norm);
 		if (cannot_reach(e, part + rest))
 			continue;
@@ -1039,6 +1064,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 			if (*ne == m)
 				return BM25_OK; /* nothing left in the window can reach theta */
 			rest = e->wpre[*ne];
+			need = reject_need(e, rest);
 		}
 	}
 
