@@ -62,6 +62,7 @@ bm25_scorer_init(bm25_scorer *s, double k1, double b, uint64_t N,
 	s->nterms = nterms;
 	s->terms = terms;
 	s->idf = idf;
+	s->norms = NULL;
 	/*
 	 * A lexeme given qtf times weighs qtf times (bag of words).  The
 	 * multiplication is exact for qtf = 1, so single occurrences keep the

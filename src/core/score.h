@@ -23,6 +23,26 @@
 #include "query.h"
 #include "segment.h"
 
+/*
+ * Length normalizations (bm25_doc_norm) of doc lengths below
+ * BM25_NORM_CACHE, kept by a caller across top-k calls: the engine fills
+ * entries as it needs them while k1, b and avgdl are the ones the cache
+ * was filled for, and empties it first when they differ.  A cached value
+ * is the very double bm25_doc_norm returns, so scores stay bit-identical.
+ * Zero-initialized memory is an empty cache.  One cache must not be used
+ * by two calls at the same time.
+ */
+#define BM25_NORM_CACHE	1024
+
+typedef struct bm25_norm_cache
+{
+	int			filled;			/* key below is set */
+	double		k1;
+	double		b;
+	double		avgdl;
+	double		v[BM25_NORM_CACHE]; /* < 0: not computed yet */
+} bm25_norm_cache;
+
 typedef struct bm25_scorer
 {
 	double		k1;
@@ -32,6 +52,8 @@ typedef struct bm25_scorer
 	uint32_t	nterms;
 	const bm25_qterm *terms;	/* normalized query terms */
 	double	   *idf;			/* nterms weights qtf * idf, by bm25_scorer_init */
+	bm25_norm_cache *norms;		/* NULL (bm25_scorer_init's default): the
+								 * top-k engine keeps its own per call */
 } bm25_scorer;
 
 extern double bm25_idf(uint64_t N, uint64_t df);

@@ -330,7 +330,9 @@ typedef struct topk_engine
 	uint32_t   *word;			/* slots by bb ascending (or descending) */
 	double	   *wpre;			/* m + 1 prefix (or suffix) sums of bb */
 	topk_pair  *pairs;			/* sort scratch */
-	double	   *ntab;			/* dl -> bm25_doc_norm(dl), < 0 = not yet */
+	double	   *ntab;			/* dl -> bm25_doc_norm(dl), < 0 = not yet:
+								 * sc->norms->v, or own_ntab */
+	double	   *own_ntab;		/* when the scorer brings no cache */
 	bm25_cursor **wcur;			/* r -> cursor of slot word[r] */
 	double	   *wbb;			/* r -> bb[word[r]] */
 	uint32_t   *wterm;			/* r -> scorer term of slot word[r] */
@@ -365,7 +367,7 @@ uint64_t	bm25_topk_stats[4];		/* windows, candidates, scored, emitted */
 #endif
 
 /* Doc lengths below this get their normalization cached per query. */
-#define TOPK_NTAB		1024
+#define TOPK_NTAB		BM25_NORM_CACHE
 
 /*
  * Threshold estimation (engine_seed): the strongest TOPK_SEED_TERMS terms
@@ -590,7 +592,7 @@ engine_free(topk_engine *e)
 	free(e->word);
 	free(e->wpre);
 	free(e->pairs);
-	free(e->ntab);
+	free(e->own_ntab);
 	free(e->wcur);
 	free(e->wbb);
 	free(e->wterm);
@@ -650,7 +652,6 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	e->wpre = malloc((n + 1) * sizeof(double));
 	e->pairs = malloc(n * sizeof(topk_pair));
 	e->wcur = malloc(n * sizeof(bm25_cursor *));
-	e->ntab = malloc(TOPK_NTAB * sizeof(double));
 	e->wbb = malloc(n * sizeof(double));
 	e->wterm = malloc(n * sizeof(uint32_t));
 	e->must = malloc(n * sizeof(uint32_t));
@@ -661,13 +662,37 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	if (!e->scratch || !e->seedh ||
 		!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
 		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
-		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm || !e->ntab)
+		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm)
+	{
+		engine_free(e);
+		return BM25_ENOMEM;
+	}
+	if (sc->norms != NULL)
+	{
+		bm25_norm_cache *nc = sc->norms;
+
+		/* a key that compares unequal (NaN) just means no reuse */
+		if (!nc->filled || nc->k1 != sc->k1 || nc->b != sc->b || nc->avgdl != sc->avgdl)
+		{
+			for (n = 0; n < TOPK_NTAB; n++)
+				nc->v[n] = -1.0;
+			nc->k1 = sc->k1;
+			nc->b = sc->b;
+			nc->avgdl = sc->avgdl;
+			nc->filled = 1;
+		}
+		e->ntab = nc->v;
+		return BM25_OK;
+	}
+	e->own_ntab = malloc(TOPK_NTAB * sizeof(double));
+	if (e->own_ntab == NULL)
 	{
 		engine_free(e);
 		return BM25_ENOMEM;
 	}
 	for (n = 0; n < TOPK_NTAB; n++)
-		e->ntab[n] = -1.0;
+		e->own_ntab[n] = -1.0;
+	e->ntab = e->own_ntab;
 	return BM25_OK;
 }
 

@@ -9,6 +9,15 @@
 #include "utils/memutils.h"
 
 /*
+ * Doc-length normalizations shared by every query this backend ranks: they
+ * depend only on k1, b and the average doc length, which stay put between
+ * writes, so the engine fills them once instead of once per query (it
+ * empties the cache itself when the three differ).  Top-k calls never
+ * overlap in a backend.
+ */
+static bm25_norm_cache backend_norms;
+
+/*
  * Analyzes query with the index's configuration and looks every term up in
  * every live segment, so that idf uses global document frequencies.
  */
@@ -46,6 +55,7 @@ bm25_prepare(Bm25IndexState *state, const char *query, int len)
 
 	bm25_scorer_init(&p->scorer, state->k1, state->b, state->N, state->total_tokens,
 					 p->terms, p->nterms, p->dfs, p->idf);
+	p->scorer.norms = &backend_norms;
 	p->can_match = bm25_query_count(p->terms, p->nterms, BM25_MUST) +
 		bm25_query_count(p->terms, p->nterms, BM25_SHOULD) > 0;
 	return p;

@@ -11,7 +11,8 @@
  * COREBENCH_NOCHECK, which keeps the reference out of a profile).  Prints per bucket the mean
  * and median time per query in microseconds.  No PostgreSQL involved: this
  * separates engine time from planner, executor and round trip when
- * profiling (perf record corebench ...).
+ * profiling (perf record corebench ...).  All queries share one doc-length
+ * norm cache, as a server backend's do (COREBENCH_NO_NORM_CACHE: none).
  *
  * Build with "make corebench": build/corebench, and build/corebench-stats,
  * which also prints per query the windows, candidates, candidates scored
@@ -88,6 +89,7 @@ main(int argc, char **argv)
 				bad = 0;
 	uint64_t	k;
 	const char *buckets[] = {"1", "2-3", "4-7", "8+"};
+	static bm25_norm_cache norms;
 
 	if (argc < 3)
 	{
@@ -153,6 +155,9 @@ main(int argc, char **argv)
 		}
 		bm25_scorer_init(&x->sc, 1.2, 0.75, bm25_segment_ndocs(seg),
 						 bm25_segment_total_tokens(seg), x->t, x->n, dfs, x->idf);
+		/* one norm cache for all queries, as a server backend has */
+		if (!getenv("COREBENCH_NO_NORM_CACHE"))
+			x->sc.norms = &norms;
 	}
 	for (r = 0; r < rounds; r++)
 	{
