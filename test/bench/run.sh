@@ -548,9 +548,11 @@ for f in "$RUN"/lat/*.tsv; do
 done >"$RESULTS/latency.tsv"
 echo "total time: $(($(date +%s) - T_START)) s"
 if ((PUBLISH)); then
+	# Only the files of the previous full run are replaced: the
+	# subdirectories hold other kept results (synth-1m, scale-10m).
 	dest=$REPO_ROOT/docs/bench-results
-	rm -rf "$dest"
 	mkdir -p "$dest"
+	find "$dest" -maxdepth 1 -type f -delete
 	cp -r "$RESULTS"/. "$dest/"
 	echo "published to $dest"
 fi
