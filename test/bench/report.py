@@ -87,8 +87,12 @@ def check_exact(got_ids, got_sc, ex_ids, ex_sc, ex_next):
 
 
 def main():
+    global ENGINES
     run, res = sys.argv[1], sys.argv[2]
     meta = dict((r[0], r[1]) for r in read_tsv(os.path.join(run, "meta.tsv")))
+    # a run may leave engines out (run.sh --skip-rum); bm25 comes first
+    ENGINES = [e for e in meta.get("engines", " ".join(ENGINES)).split()
+               if e in ENGINES]
     build = dict((r[0], float(r[1])) for r in
                  read_tsv(os.path.join(run, "build.tsv")))
     # builds measured twice (interleaved): the faster one counts
@@ -233,6 +237,8 @@ def main():
     # targets of issue 5
     tg = {}
     for e, per in TARGETS.items():
+        if e not in ENGINES:
+            continue
         for b, need in per.items():
             for p in ("p50", "p95") if e == "xapian" else ("p50",):
                 got = out["ratios"][e]["warm"][b][p]
@@ -290,6 +296,9 @@ def render(o):
                  m.get("rum"), m.get("bm25_commit"), m.get("mode"),
                  o["build"].get("docs", 0), o["checks"]["queries"],
                  m.get("rounds"), m.get("cold_method")))
+    if "rum" not in ENGINES:
+        L.append("engines: %s (RUM left out: run.sh --skip-rum)  " %
+                 ", ".join(ENGINES))
     if m.get("loadavg"):
         L.append("load average (1, 5, 15 min): %s  " % m["loadavg"])
     if m.get("warning"):
@@ -364,10 +373,11 @@ def render(o):
                  r(b["gin"]["docs_per_s_total"]),
                  r(b["gin"]["docs_per_s_index_only"]),
                  mb(b["gin"]["index_bytes"])))
-    L.append("| rum | index %s (tsvector column as for gin) | index only %s "
-             "| %s |" % (s(b["rum"]["index_seconds"]),
-                         r(b["rum"]["docs_per_s_index_only"]),
-                         mb(b["rum"]["index_bytes"])))
+    if "rum" in ENGINES:
+        L.append("| rum | index %s (tsvector column as for gin) | index only "
+                 "%s | %s |" % (s(b["rum"]["index_seconds"]),
+                                r(b["rum"]["docs_per_s_index_only"]),
+                                mb(b["rum"]["index_bytes"])))
     L.append("| xapian | pre-analyzed terms %s (tokenizing excluded) | %s | "
              "%s |" % (s(b["xapian"]["seconds"]), r(b["xapian"]["docs_per_s"]),
                        mb(b["xapian"]["index_bytes"])))
