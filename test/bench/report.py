@@ -296,6 +296,9 @@ def render(o):
                  m.get("rum"), m.get("bm25_commit"), m.get("mode"),
                  o["build"].get("docs", 0), o["checks"]["queries"],
                  m.get("rounds"), m.get("cold_method")))
+    if m.get("huge_pages"):
+        L.append("huge pages for the server's shared memory: %s  " %
+                 m["huge_pages"])
     if "rum" not in ENGINES:
         L.append("engines: %s (RUM left out: run.sh --skip-rum)  " %
                  ", ".join(ENGINES))
