@@ -1170,6 +1170,25 @@ poke_segment(const uint8_t *img, size_t len, const corpus *c, int *bad_status)
 	return corrupt;
 }
 
+/*
+ * Steps a cursor (already initialized) to its end with bm25_cursor_next;
+ * returns the first status that is not BM25_OK, or BM25_OK at the end,
+ * and in *n how many steps were taken.
+ */
+static int
+cursor_walk(bm25_cursor *cur, uint32_t *n)
+{
+	int			rc;
+
+	*n = 0;
+	do
+	{
+		rc = bm25_cursor_next(cur);
+		(*n)++;
+	} while (rc == BM25_OK && cur->doc != BM25_NO_MORE_DOCS);
+	return rc;
+}
+
 /* Random byte flips and truncations; a flip in a postings block is caught. */
 static void
 test_corruption(void)
@@ -1278,11 +1297,7 @@ test_corruption(void)
 			img[ti.postings_off + boff + harness_rand(&seed) % blen] ^=
 				(uint8_t) (1 + harness_rand(&seed) % 255);
 			CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
-			do
-			{
-				rc = bm25_cursor_next(&cur);
-				n++;
-			} while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
+			rc = cursor_walk(&cur, &n);
 			CHECK(rc == BM25_ECORRUPT);
 			CHECK(n == BM25_BLOCK_SIZE);
 			CHECK(cur.doc == BM25_NO_MORE_DOCS);
@@ -1322,11 +1337,7 @@ test_corruption(void)
 							  bm25_get_u32(meta + META_LEN));
 			bm25_put_u32(meta + META_CRC, crc);
 			CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
-			do
-			{
-				rc = bm25_cursor_next(&cur);
-				n++;
-			} while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
+			rc = cursor_walk(&cur, &n);
 			CHECK_MSG(rc == BM25_ECORRUPT, "last doc %s 1", i == 0 ? "-" : "+");
 			CHECK(n == BM25_BLOCK_SIZE);
 			bm25_segment_close(seg);
@@ -1359,6 +1370,7 @@ test_checksum_memo(void)
 	uint8_t    *img;
 	uint32_t	best = 0;
 	uint32_t	bestdf = 0;
+	uint32_t	walked;
 	int			rc;
 
 	corpus_make(&c, 300, 400, 20, 0, 11);
@@ -1384,10 +1396,7 @@ test_checksum_memo(void)
 			continue;
 		CHECK(bm25_segment_lookup(seg, c.vtext[v], c.vlen[v], &ti) == BM25_OK);
 		CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
-		do
-			rc = bm25_cursor_next(&cur);
-		while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
-		CHECK(rc == BM25_OK);
+		CHECK(cursor_walk(&cur, &walked) == BM25_OK);
 	}
 	CHECK(bm25_segment_lookup(seg, c.vtext[best], c.vlen[best], &ti) == BM25_OK);
 	CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
@@ -1404,11 +1413,7 @@ test_checksum_memo(void)
 		/* round 0 flips a tf of block 1, round 1 restores it, round 2 flips again */
 		img[(blk - img) + tfpos] ^= 0x01;
 		CHECK(bm25_cursor_init(&cur, seg, &ti) == BM25_OK);
-		do
-		{
-			rc = bm25_cursor_next(&cur);
-			n++;
-		} while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
+		rc = cursor_walk(&cur, &n);
 		if (round < 2)
 		{
 			/* not verified yet: caught the first time, read in full once restored */
@@ -1422,10 +1427,7 @@ test_checksum_memo(void)
 			CHECK(bm25_segment_open(img, m.len, &fresh, NULL, 0) == BM25_OK);
 			CHECK(bm25_segment_lookup(fresh, c.vtext[best], c.vlen[best], &ti) == BM25_OK);
 			CHECK(bm25_cursor_init(&cur, fresh, &ti) == BM25_OK);
-			do
-				rc = bm25_cursor_next(&cur);
-			while (rc == BM25_OK && cur.doc != BM25_NO_MORE_DOCS);
-			CHECK(rc == BM25_ECORRUPT);
+			CHECK(cursor_walk(&cur, &walked) == BM25_ECORRUPT);
 			bm25_segment_close(fresh);
 		}
 	}
