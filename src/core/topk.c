@@ -397,14 +397,16 @@ cannot_reach(const topk_engine *e, double bound)
  * need is set a relative 1e-9 below the contribution that cannot_reach
  * would refuse, so every posting this drops, cannot_reach drops too (the
  * rounding of both sides is below 1e-14 relative; see docs/ranking.md);
- * postings it keeps go through the exact test.  -HUGE_VAL (no theta yet,
- * or one too small for the margin to be relative) drops nothing.
+ * postings it keeps go through the exact test.  The test applies only
+ * while need > 0, which takes a theta above 1e-200 (so the margin is
+ * relative), and theta only rises when the scorer's parameters allow
+ * pruning, which also makes tf + norm positive.
  */
 static inline double
 reject_need(const topk_engine *e, double rest)
 {
 	if (!(e->theta > 1e-200))
-		return -HUGE_VAL;
+		return 0.0;
 	return e->theta / (e->slack * (1.0 + 1e-9)) - rest;
 }
 
@@ -1071,7 +1073,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 		norm = doc_norm(e, dl);
 		tf = (double) c->tfs[p];
 		/* most rejections are decided here, without a division */
-		if (kt * tf < need * (tf + norm))
+		if (need > 0.0 && kt * tf < need * (tf + norm))
 			continue;
 		part = contrib(e, t, c->tfs[p], norm);
 		if (cannot_reach(e, part + rest))
