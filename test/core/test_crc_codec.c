@@ -48,6 +48,44 @@ test_crc_vectors(void)
 		CHECK(whole == bm25_crc32c(bm25_crc32c(0, buf + off, cut), buf + off + cut, len - cut));
 		CHECK(whole == bm25_crc32c_sw(bm25_crc32c_sw(0, buf + off, cut), buf + off + cut, len - cut));
 	}
+
+	/*
+	 * Lengths around the three-stream stretches of the SSE4.2 path (3 x
+	 * 256 and 3 x 8192 bytes, and several of each), at odd offsets, and
+	 * chained from a nonzero crc: equal to the slice-by-8 result.
+	 */
+	{
+		static const size_t edges[] = {767, 768, 769, 775, 776, 1535, 1536, 1537,
+			24575, 24576, 24577, 24576 + 768, 24576 + 767, 49152, 49152 + 2303,
+		50000, 65535};
+		size_t		big = 65536 + 64;
+		uint8_t    *b = malloc(big);
+
+		CHECK(b != NULL);
+		for (i = 0; i < big; i++)
+			b[i] = (uint8_t) harness_rand(&seed);
+		for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		{
+			for (size_t off = 0; off < 9; off += 4)
+			{
+				uint32_t	start = (uint32_t) harness_rand(&seed);
+
+				CHECK_MSG(bm25_crc32c(0, b + off, edges[i]) == bm25_crc32c_sw(0, b + off, edges[i]),
+						  "length %zu offset %zu", edges[i], off);
+				CHECK_MSG(bm25_crc32c(start, b + off, edges[i]) ==
+						  bm25_crc32c_sw(start, b + off, edges[i]),
+						  "chained, length %zu offset %zu", edges[i], off);
+			}
+		}
+		for (i = 0; i < 100; i++)
+		{
+			size_t		off = harness_rand(&seed) % 64;
+			size_t		len = harness_rand(&seed) % (big - off);
+
+			CHECK(bm25_crc32c(0, b + off, len) == bm25_crc32c_sw(0, b + off, len));
+		}
+		free(b);
+	}
 }
 
 /* Pack and unpack n values at one width; check values and exact sizes. */
