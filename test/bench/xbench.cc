@@ -114,44 +114,44 @@ split_tabs(const string &line)
 	return f;
 }
 
-struct Doc
+/*
+ * The exported postings (id, lexeme, tf per line) are read line by line:
+ * at 10M documents they are over half a billion lines, far more than a
+ * table of every document's terms fits in memory.  Callers get one row at
+ * a time.
+ */
+struct PostingsReader
 {
-	unsigned	id;
-	vector<pair<string, unsigned>> terms;
-};
+	ifstream	in;
+	string		line;
 
-static vector<Doc>
-load_postings(const char *path)
-{
-	ifstream in(path);
-	string line;
-	vector<Doc> docs;
-	unordered_map<unsigned, size_t> where;
-
-	if (!in)
+	explicit PostingsReader(const char *path) : in(path)
 	{
-		perror(path);
-		exit(2);
-	}
-	while (getline(in, line))
-	{
-		vector<string> f = split_tabs(line);
-
-		if (f.size() < 3)
-			continue;
-		unsigned id = strtoul(f[0].c_str(), NULL, 10);
-		unsigned tf = strtoul(f[2].c_str(), NULL, 10);
-		auto it = where.find(id);
-		if (it == where.end())
+		if (!in)
 		{
-			it = where.emplace(id, docs.size()).first;
-			docs.push_back(Doc{id, {}});
+			perror(path);
+			exit(2);
 		}
-		docs[it->second].terms.emplace_back(f[1], tf);
 	}
-	sort(docs.begin(), docs.end(), [](const Doc &a, const Doc &b) { return a.id < b.id; });
-	return docs;
-}
+
+	/* Next row; false at the end. */
+	bool next(unsigned *id, string *lex, unsigned *tf)
+	{
+		while (getline(in, line))
+		{
+			size_t a = line.find('\t');
+			size_t b = a == string::npos ? a : line.find('\t', a + 1);
+
+			if (b == string::npos)
+				continue;
+			*id = strtoul(line.c_str(), NULL, 10);
+			lex->assign(line, a + 1, b - a - 1);
+			*tf = strtoul(line.c_str() + b + 1, NULL, 10);
+			return true;
+		}
+		return false;
+	}
+};
 
 struct Q
 {
@@ -189,28 +189,69 @@ load_qlex(const char *path)
 static int
 cmd_index(const char *postings, const char *dbdir)
 {
-	vector<Doc> docs = load_postings(postings);
-	double t0 = now_s();
+	PostingsReader rd(postings);
+	vector<bool> flushed;
+	unsigned	id;
+	unsigned	tf;
+	unsigned	cur = 0;
+	string		lex;
+	Xapian::Document xd;
+	bool		have = false;
+	size_t		ndocs = 0;
+	double		t = 0;
+
 	{
 		Xapian::WritableDatabase db(dbdir, Xapian::DB_CREATE_OR_OVERWRITE);
 
-		for (const Doc &d : docs)
-		{
-			Xapian::Document xd;
+		/*
+		 * A document's rows are consecutive (one tsvector each), except
+		 * possibly for the few whose words were counted from ts_debug;
+		 * rows of a document already written are added to it.  Only the
+		 * Xapian calls are timed, as when the whole file was read first.
+		 */
+		auto flush = [&]() {
+			double t0 = now_s();
 
-			for (const auto &t : d.terms)
-				xd.add_term(t.first, t.second);
-			// docid = id; add_document is the fast path for the next docid
-			if (d.id == db.get_lastdocid() + 1)
-				db.add_document(xd);
+			if (cur < flushed.size() && flushed[cur])
+			{
+				Xapian::Document old = db.get_document(cur);
+
+				for (Xapian::TermIterator it = xd.termlist_begin(); it != xd.termlist_end(); ++it)
+					old.add_term(*it, it.get_wdf());
+				db.replace_document(cur, old);
+			}
 			else
-				db.replace_document(d.id, xd);
+			{
+				// docid = id; add_document is the fast path for the next docid
+				if (cur == db.get_lastdocid() + 1)
+					db.add_document(xd);
+				else
+					db.replace_document(cur, xd);
+				if (cur >= flushed.size())
+					flushed.resize((size_t) cur * 2 + 1024, false);
+				flushed[cur] = true;
+				ndocs++;
+			}
+			t += now_s() - t0;
+			xd = Xapian::Document();
+		};
+		while (rd.next(&id, &lex, &tf))
+		{
+			if (have && id != cur)
+				flush();
+			cur = id;
+			have = true;
+			xd.add_term(lex, tf);
 		}
+		if (have)
+			flush();
+		double t0 = now_s();
+
 		db.commit();
 		db.close();
+		t += now_s() - t0;
 	}
-	double t = now_s() - t0;
-	printf("docs %zu seconds %.3f docs_per_s %.1f\n", docs.size(), t, docs.size() / t);
+	printf("docs %zu seconds %.3f docs_per_s %.1f\n", ndocs, t, ndocs / t);
 	return 0;
 }
 
@@ -377,8 +418,7 @@ static int
 cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 		  const char *out, double k1, double b)
 {
-	vector<Doc> docs = load_postings(postings);
-	unordered_map<unsigned, unsigned long> heap_rank;
+	vector<unsigned long> heap_rank;	// id -> rank (from 1), 0 = none
 	{
 		ifstream in(tidorder);
 		string line;
@@ -394,34 +434,46 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 			unsigned long rank;
 
 			if (sscanf(line.c_str(), "%u %lu", &id, &rank) == 2)
+			{
+				if (id >= heap_rank.size())
+					heap_rank.resize((size_t) id * 2 + 1024, 0);
 				heap_rank[id] = rank;
+			}
 		}
 	}
 	vector<Q> qs = load_qlex(qlex);
-	unordered_map<string, vector<pair<unsigned, unsigned>>> inv;	// lexeme -> (doc index, tf)
-	vector<double> dl(docs.size());
+	// Only the query lexemes' postings are kept; every row counts in dl.
+	unordered_map<string, vector<pair<unsigned, unsigned>>> inv;	// lexeme -> (id, tf)
+	for (const Q &q : qs)
+		for (const string &l : q.lex)
+			inv[l];
+	vector<double> dl;
 	double total = 0;
 	long n = 0;
-
-	for (size_t i = 0; i < docs.size(); i++)
 	{
-		unsigned s = 0;
+		PostingsReader rd(postings);
+		unsigned id;
+		unsigned tf;
+		string lex;
 
-		for (const auto &t : docs[i].terms)
+		while (rd.next(&id, &lex, &tf))
 		{
-			s += t.second;
-			inv[t.first].emplace_back(i, t.second);
+			if (id >= dl.size())
+				dl.resize((size_t) id * 2 + 1024, 0.0);
+			if (dl[id] == 0 && tf > 0)
+				n++;
+			dl[id] += tf;
+			total += tf;
+			auto it = inv.find(lex);
+			if (it != inv.end())
+				it->second.emplace_back(id, tf);
 		}
-		dl[i] = s;
-		total += s;
-		if (s > 0)
-			n++;
 	}
 	double N = (double) n;
 	double avgdl = (n > 0 && total > 0) ? total / N : 1.0;
 	FILE *o = fopen(out, "w");
 
-	fprintf(stderr, "exact: N %ld total_tokens %.0f avgdl %.17g terms %zu\n", n, total, avgdl, inv.size());
+	fprintf(stderr, "exact: N %ld total_tokens %.0f avgdl %.17g query terms %zu\n", n, total, avgdl, inv.size());
 	for (const Q &q : qs)
 	{
 		vector<string> lex = q.lex;
@@ -434,7 +486,7 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 		for (size_t t = 0; t < lex.size(); t++)
 		{
 			auto it = inv.find(lex[t]);
-			if (it == inv.end())
+			if (it == inv.end() || it->second.empty())
 				continue;
 			pl[t] = &it->second;
 			double df = (double) it->second.size();
@@ -477,15 +529,14 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 				double tfpart = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl[a.first] / avgdl));
 				score += idf[t] * tfpart;
 			}
-			unsigned id = docs[a.first].id;
-			auto hr = heap_rank.find(id);
+			unsigned id = a.first;
 
-			if (hr == heap_rank.end())
+			if (id >= heap_rank.size() || heap_rank[id] == 0)
 			{
 				fprintf(stderr, "exact: id %u not in the heap order file\n", id);
 				exit(2);
 			}
-			hits.push_back(Hit{score, hr->second, id});
+			hits.push_back(Hit{score, heap_rank[id], id});
 		}
 		size_t k = min<size_t>(10, hits.size());
 		auto cmp = [](const Hit &x, const Hit &y) {
