@@ -22,6 +22,10 @@
 #                           then has no RUM rows and no RUM targets
 # BENCH_HUGE_PAGES=0        no huge pages for the server's shared memory
 #                           (a full run as root reserves them by default)
+#   --single-builds         build bm25 (one process and parallel) and Xapian
+#                           (own tokenizing) once each instead of twice
+#                           (BENCH_SINGLE_BUILDS=1): at 10M documents each
+#                           of those builds takes minutes
 #   --fast-extra N          extra alternating bm25 / Xapian passes per warm
 #                           round (BENCH_FAST_EXTRA; full 3, small 0): those
 #                           two are close and a pass takes a second or two
@@ -75,6 +79,7 @@ ROUNDS=${BENCH_ROUNDS:-}
 PER_BUCKET=${BENCH_PER_BUCKET:-}
 SLOW_CAP=${BENCH_SLOW_CAP:-}
 SKIP_RUM=${BENCH_SKIP_RUM:-0}
+SINGLE_BUILDS=${BENCH_SINGLE_BUILDS:-0}
 QPS_SECONDS=${BENCH_QPS_SECONDS:-}
 FAST_EXTRA=${BENCH_FAST_EXTRA:-}
 DOCS=${BENCH_DOCS:-0}
@@ -93,6 +98,7 @@ while (($#)); do
 		--per-bucket) PER_BUCKET=$2; shift ;;
 		--slow-cap) SLOW_CAP=$2; shift ;;
 		--skip-rum) SKIP_RUM=1 ;;
+		--single-builds) SINGLE_BUILDS=1 ;;
 		--qps-seconds) QPS_SECONDS=$2; shift ;;
 		--fast-extra) FAST_EXTRA=$2; shift ;;
 		--docs) DOCS=$2; shift ;;
@@ -368,7 +374,8 @@ record table_bytes "$(sql "SELECT pg_table_size('docs')")"
 # Builds (timed one after another; each is a single measurement)
 # ---------------------------------------------------------------------------
 # bm25 and Xapian (own tokenizing) are each built twice, interleaved, and
-# the faster build of each counts (the host's speed drifts).
+# the faster build of each counts (the host's speed drifts); --single-builds
+# builds each once.
 xapian_text_build() # n
 {
 	local out
@@ -385,22 +392,26 @@ record bm25_build_s_1 "$(elapsed "$t0")"
 sql "CHECKPOINT"
 log "build: Xapian with its own tokenizing (TermGenerator, english stemmer)"
 xapian_text_build 1
-log "build: bm25 again (REINDEX)"
-t0=$(now)
-sql "REINDEX INDEX docs_bm25"
-record bm25_build_s_2 "$(elapsed "$t0")"
-sql "CHECKPOINT"
+if ((!SINGLE_BUILDS)); then
+	log "build: bm25 again (REINDEX)"
+	t0=$(now)
+	sql "REINDEX INDEX docs_bm25"
+	record bm25_build_s_2 "$(elapsed "$t0")"
+	sql "CHECKPOINT"
+fi
 log "build: bm25 with $PBUILD_WORKERS parallel workers (REINDEX)"
 t0=$(now)
 sql "SET max_parallel_maintenance_workers = $PBUILD_WORKERS; REINDEX INDEX docs_bm25"
 record bm25_pbuild_s_1 "$(elapsed "$t0")"
 sql "CHECKPOINT"
-log "build: Xapian with its own tokenizing, again"
-xapian_text_build 2
-log "build: bm25 with $PBUILD_WORKERS parallel workers, again"
-t0=$(now)
-sql "SET max_parallel_maintenance_workers = $PBUILD_WORKERS; REINDEX INDEX docs_bm25"
-record bm25_pbuild_s_2 "$(elapsed "$t0")"
+if ((!SINGLE_BUILDS)); then
+	log "build: Xapian with its own tokenizing, again"
+	xapian_text_build 2
+	log "build: bm25 with $PBUILD_WORKERS parallel workers, again"
+	t0=$(now)
+	sql "SET max_parallel_maintenance_workers = $PBUILD_WORKERS; REINDEX INDEX docs_bm25"
+	record bm25_pbuild_s_2 "$(elapsed "$t0")"
+fi
 record bm25_pbuild_workers "$PBUILD_WORKERS"
 sql "CHECKPOINT"
 IFS='|' read -r segs idocs itokens iavgdl iterms isegbytes < <(sql "SELECT segments, documents, total_tokens, avg_doc_length, terms, segment_bytes FROM bm25_index_stats('docs_bm25')")
@@ -573,6 +584,7 @@ log "report"
 	echo "mode	$( ((SMALL)) && echo small || echo full)"
 	echo "rounds	$ROUNDS"
 	echo "fast_extra	$FAST_EXTRA"
+	echo "single_builds	$SINGLE_BUILDS"
 	echo "slow_cap	$SLOW_CAP"
 	echo "engines	${ENGINES[*]}"
 	echo "huge_pages	$HUGE_PAGES"

@@ -474,6 +474,9 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 	FILE *o = fopen(out, "w");
 
 	fprintf(stderr, "exact: N %ld total_tokens %.0f avgdl %.17g query terms %zu\n", n, total, avgdl, inv.size());
+	vector<double> acc;			// id -> partial score
+	vector<long> last_term;		// id -> last term added, -1 = untouched
+	vector<unsigned> touched;
 	for (const Q &q : qs)
 	{
 		vector<string> lex = q.lex;
@@ -494,18 +497,38 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 				df = N;
 			idf[t] = log(1.0 + (N - df + 0.5) / (df + 0.5));
 		}
-		// doc -> tf per term
-		unordered_map<unsigned, vector<unsigned>> acc;
+		// Dense accumulators, term after term in canonical order: each
+		// document's sum takes its terms in the same order, with the same
+		// operations, as a per-document loop over the terms would, so the
+		// scores are bit for bit those docs/ranking.md specifies.  A hash map
+		// per query took most of an hour at 10M documents.
+		if (acc.size() < dl.size())
+		{
+			acc.assign(dl.size(), 0.0);
+			last_term.assign(dl.size(), -1);
+		}
+		touched.clear();
 		for (size_t t = 0; t < lex.size(); t++)
 		{
 			if (!pl[t])
 				continue;
 			for (const auto &p : *pl[t])
 			{
-				auto &v = acc[p.first];
-				if (v.empty())
-					v.assign(lex.size(), 0);
-				v[t] = p.second;
+				unsigned id = p.first;
+				double tf = p.second;
+
+				if (last_term[id] == (long) t)
+				{
+					fprintf(stderr, "exact: id %u has lexeme %s twice\n", id, lex[t].c_str());
+					exit(2);
+				}
+				if (last_term[id] < 0)
+					touched.push_back(id);
+				last_term[id] = (long) t;
+				if (p.second == 0)
+					continue;
+				double tfpart = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl[id] / avgdl));
+				acc[id] += idf[t] * tfpart;
 			}
 		}
 		// (score, heap rank, id)
@@ -516,21 +539,13 @@ cmd_exact(const char *postings, const char *qlex, const char *tidorder,
 			unsigned	id;
 		};
 		vector<Hit> hits;
-		hits.reserve(acc.size());
-		for (const auto &a : acc)
+		hits.reserve(touched.size());
+		for (unsigned id : touched)
 		{
-			double score = 0.0;
+			double score = acc[id];
 
-			for (size_t t = 0; t < lex.size(); t++)
-			{
-				if (a.second[t] == 0)
-					continue;
-				double tf = a.second[t];
-				double tfpart = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl[a.first] / avgdl));
-				score += idf[t] * tfpart;
-			}
-			unsigned id = a.first;
-
+			acc[id] = 0.0;
+			last_term[id] = -1;
 			if (id >= heap_rank.size() || heap_rank[id] == 0)
 			{
 				fprintf(stderr, "exact: id %u not in the heap order file\n", id);
