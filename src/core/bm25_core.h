@@ -35,6 +35,18 @@ extern const char *bm25_strerror(int status);
  */
 typedef uint64_t bm25_tid;
 
+/*
+ * A hint that p will be read soon.  The top-k loops issue it for the doc
+ * lengths of postings ahead: those loads go to random places in a large
+ * array, and once other work has pushed it out of the CPU caches each one
+ * is a memory round trip that a hint lets overlap with the others.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define BM25_PREFETCH(p)	__builtin_prefetch(p)
+#else
+#define BM25_PREFETCH(p)	((void) (p))
+#endif
+
 #define BM25_TID_MAKE(blk, off)	(((uint64_t) (blk) << 16) | (uint64_t) (uint16_t) (off))
 #define BM25_TID_BLOCK(t)		((uint32_t) ((t) >> 16))
 #define BM25_TID_OFFSET(t)		((uint16_t) ((t) & 0xFFFF))

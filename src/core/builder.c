@@ -25,12 +25,6 @@
 #define NLEVELS				10
 #define POSTING_MAX_BYTES	(2 * BM25_VARINT_MAX)
 
-#if defined(__GNUC__) || defined(__clang__)
-#define BM25_PREFETCH(p)	__builtin_prefetch(p)
-#else
-#define BM25_PREFETCH(p)	((void) (p))
-#endif
-
 static const uint32_t slice_size[NLEVELS] =
 {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
 
