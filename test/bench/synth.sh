@@ -12,9 +12,10 @@
 # query takes them seconds) and without publishing to docs/bench-results/.
 # Later options override these.
 #   test/bench/synth.sh 1000000
-#   test/bench/synth.sh 10000000 --rounds 1 --slow-cap 10 --skip-rum
+#   test/bench/synth.sh 10000000 --slow-cap 10 --skip-rum --single-builds --fast-extra 0
 # (at 10M a RUM pass over ten queries per bucket would take hours: at 1M
-# its 2-3-term p50 was 2.1 s and its 8+-term p50 12 s)
+# its 2-3-term p50 was 2.1 s and its 8+-term p50 12 s; with these options
+# the 10M run took two hours here, docs/benchmarks.md)
 set -euo pipefail
 BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 N=${1:?usage: synth.sh NDOCS [run.sh options]}
