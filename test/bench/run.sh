@@ -605,7 +605,7 @@ done >"$RESULTS/latency.tsv"
 echo "total time: $(($(date +%s) - T_START)) s"
 if ((PUBLISH)); then
 	# Only the files of the previous full run are replaced: the
-	# subdirectories hold other kept results (synth-1m, scale-10m).
+	# subdirectories hold other kept results (synth-1m, synth-10m, scale-10m).
 	dest=$REPO_ROOT/docs/bench-results
 	mkdir -p "$dest"
 	find "$dest" -maxdepth 1 -type f -delete
