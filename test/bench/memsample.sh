@@ -12,7 +12,9 @@
 # memory: shared_buffers and mapped files are not in it, so it shows what a
 # build or a query holds for itself.  Run it beside run.sh or synth.sh; the
 # phase of a sample comes from the times in run.sh's console output
-# (test/bench/memsummary.py).
+# (test/bench/memsummary.py).  With MEMSAMPLE_PHASE=FILE the first column
+# is instead the content of FILE at each sample, which a script that knows
+# its own phases writes (scale.sh).
 set -euo pipefail
 OUT=${1:?usage: memsample.sh OUT.tsv [INTERVAL [PGDATA]]}
 IV=${2:-0.5}
@@ -30,7 +32,11 @@ server_pids()
 	fi
 }
 while :; do
-	t=$(date +%H:%M:%S.%2N)
+	if [[ -n ${MEMSAMPLE_PHASE:-} ]]; then
+		t=$(cat "$MEMSAMPLE_PHASE" 2>/dev/null || true)
+	else
+		t=$(date +%H:%M:%S.%2N)
+	fi
 	for p in $(server_pids; pgrep -x xbench || true); do
 		rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
 		cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60) || continue

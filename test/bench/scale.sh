@@ -75,18 +75,7 @@ sql() { "${PSQL[@]}" -At -c "$1"; }
 PHASE=$OUT/phase
 echo setup >"$PHASE"
 MEM=$OUT/memory.tsv
-: >"$MEM"
-(
-	while :; do
-		ph=$(cat "$PHASE")
-		for p in $(pgrep -u "$BM25_USER" -f "bm25scale|$PGDATA"); do
-			rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
-			cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60) || continue
-			[[ -n $rss ]] && printf '%s\t%s\t%s\t%s\n' "$ph" "$p" "$cmd" "$rss"
-		done >>"$MEM"
-		sleep 0.2
-	done
-) &
+BM25_USER=$BM25_USER MEMSAMPLE_PHASE=$PHASE "$BENCH_SRC/memsample.sh" "$MEM" 0.2 "$PGDATA" &
 SAMPLER=$!
 
 REPORT=$OUT/report.txt
