@@ -11,6 +11,15 @@
 
 #include "codec.h"
 
+/*
+ * x86-64 with gcc or clang: an AVX2 unpacker for widths up to 24, chosen
+ * at run time (the build itself assumes nothing beyond x86-64).
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BM25_HAVE_AVX2_UNPACK 1
+#include <immintrin.h>
+#endif
+
 /* Number of significant bits of v, 0 for 0; used to pick block widths. */
 uint32_t
 bm25_bit_width(uint32_t v)
@@ -184,6 +193,155 @@ unpack_groups(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
 	return g;
 }
 
+#ifdef BM25_HAVE_AVX2_UNPACK
+
+/*
+ * A group of 8 values at width w is w bytes, and value j starts at bit
+ * j*w: byte (j*w)/8, bit (j*w)%8.  With w <= 24 a value and its bit offset
+ * fit the 4 bytes at that byte, and the 4 bytes of values 0-3 lie in the
+ * 16 bytes at the group's start, those of values 4-7 in the 16 bytes at
+ * byte (4*w)/8.  So two 16-byte loads fill the two 128-bit halves of a
+ * register, one byte shuffle moves each value's 4 bytes into its 32-bit
+ * lane, one variable shift per lane drops its offset bits and a mask its
+ * neighbour's.  The shuffle and shifts depend on w only.
+ */
+#define AVX2_MAX_WIDTH	24
+
+typedef struct avx2_plan
+{
+	uint8_t		shuf[32];
+	uint32_t	shift[8];
+} avx2_plan;
+
+static avx2_plan avx2_plans[AVX2_MAX_WIDTH + 1];
+static int	avx2_state = -1;	/* -1 not probed yet, 0 unusable, 1 usable */
+static int	avx2_forced_off = 0;
+
+/* Probe the CPU once and fill the per-width plans. */
+static void
+avx2_probe(void)
+{
+	uint32_t	w;
+
+	for (w = 1; w <= AVX2_MAX_WIDTH; w++)
+	{
+		uint32_t	half = (4 * w) / 8;
+		uint32_t	j;
+
+		for (j = 0; j < 8; j++)
+		{
+			uint32_t	bit = j * w;
+			uint32_t	from = bit / 8 - (j < 4 ? 0 : half);
+			uint32_t	t;
+
+			for (t = 0; t < 4; t++)
+				avx2_plans[w].shuf[j * 4 + t] = (uint8_t) (from + t);
+			avx2_plans[w].shift[j] = bit % 8;
+		}
+	}
+	__builtin_cpu_init();
+	avx2_state = __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
+/*
+ * Whole groups of 8 values of width w (1..AVX2_MAX_WIDTH) as mode says,
+ * while both 16-byte loads of a group lie inside in[0..avail); returns the
+ * values done (a multiple of 8).  Doc ids are summed in 32-bit lanes, which
+ * wrap exactly as the scalar path's truncation to 32 bits does; the 64-bit
+ * running id in *acc advances by the groups' total, which for at most 128
+ * gaps below 2^24 is below 2^31 and so is the 32-bit difference between
+ * the last id and the running id before them.
+ */
+__attribute__((target("avx2"))) static BM25_ALWAYS_INLINE uint32_t
+unpack_groups_avx2(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
+				   uint32_t *out, int mode, uint64_t *acc)
+{
+	const avx2_plan *pl = &avx2_plans[w];
+	const __m256i shuf = _mm256_loadu_si256((const __m256i *) pl->shuf);
+	const __m256i shift = _mm256_loadu_si256((const __m256i *) pl->shift);
+	const __m256i mask = _mm256_set1_epi32((int) ((1u << w) - 1));
+	const __m256i one = _mm256_set1_epi32(1);
+	const __m256i lane3 = _mm256_set1_epi32(3);
+	const __m256i lane7 = _mm256_set1_epi32(7);
+	size_t		half = (4 * w) / 8;
+	uint32_t	ngroups = n / 8;
+	uint32_t	start = 0;
+	__m256i		base = _mm256_setzero_si256();
+	const uint8_t *p = in;
+	uint32_t	g;
+
+	/* group g's loads end at g*w + half + 16 */
+	if (avail < half + 16)
+		return 0;
+	if ((avail - half - 16) / w + 1 < ngroups)
+		ngroups = (uint32_t) ((avail - half - 16) / w + 1);
+	if (mode == UNPACK_DOCS)
+	{
+		start = (uint32_t) *acc;
+		base = _mm256_set1_epi32((int) (start - 1));
+	}
+	for (g = 0; g < ngroups; g++, p += w)
+	{
+		__m256i		v;
+
+		v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *) p)),
+									_mm_loadu_si128((const __m128i *) (p + half)), 1);
+		v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), shift), mask);
+		if (mode == UNPACK_TFS)
+			v = _mm256_add_epi32(v, one);
+		else if (mode == UNPACK_DOCS)
+		{
+			/* inclusive prefix sums of gap + 1, then id = running - 1 + sum */
+			v = _mm256_add_epi32(v, one);
+			v = _mm256_add_epi32(v, _mm256_slli_si256(v, 4));
+			v = _mm256_add_epi32(v, _mm256_slli_si256(v, 8));
+			v = _mm256_add_epi32(v, _mm256_blend_epi32(_mm256_setzero_si256(),
+													   _mm256_permutevar8x32_epi32(v, lane3),
+													   0xF0));
+			v = _mm256_add_epi32(v, base);
+			base = _mm256_permutevar8x32_epi32(v, lane7);
+		}
+		_mm256_storeu_si256((__m256i *) (out + (size_t) g * 8), v);
+	}
+	if (mode == UNPACK_DOCS && ngroups > 0)
+		*acc += (uint32_t) ((uint32_t) _mm256_cvtsi256_si32(base) + 1u - start);
+	return ngroups * 8;
+}
+/* unpack_groups_avx2 with its mode a constant, one copy per mode. */
+__attribute__((target("avx2")))
+static uint32_t
+unpack_avx2_plain(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out)
+{
+	return unpack_groups_avx2(in, avail, n, w, out, UNPACK_PLAIN, NULL);
+}
+
+__attribute__((target("avx2")))
+static uint32_t
+unpack_avx2_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out,
+				 uint64_t *acc)
+{
+	return unpack_groups_avx2(in, avail, n, w, out, UNPACK_DOCS, acc);
+}
+
+__attribute__((target("avx2")))
+static uint32_t
+unpack_avx2_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out)
+{
+	return unpack_groups_avx2(in, avail, n, w, out, UNPACK_TFS, NULL);
+}
+#endif							/* BM25_HAVE_AVX2_UNPACK */
+
+/* For tests and benchmarks: keep (on != 0) or stop using the SIMD path. */
+void
+bm25_codec_force_scalar(int on)
+{
+#ifdef BM25_HAVE_AVX2_UNPACK
+	avx2_forced_off = on != 0;
+#else
+	(void) on;
+#endif
+}
+
 /*
  * Unpack n values of width bits, each handled as mode says.  Each value is
  * extracted from an 8-byte window starting at its first byte (bit offset
@@ -214,6 +372,20 @@ unpack_mode(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 			unpack_emit(out, i, 0, mode, acc);
 		return BM25_OK;
 	}
+#ifdef BM25_HAVE_AVX2_UNPACK
+	if (avx2_state < 0)
+		avx2_probe();
+	if (avx2_state > 0 && !avx2_forced_off && width <= AVX2_MAX_WIDTH)
+	{
+		if (mode == UNPACK_DOCS)
+			i = unpack_avx2_docs(in, avail, n, width, out, acc);
+		else if (mode == UNPACK_TFS)
+			i = unpack_avx2_tfs(in, avail, n, width, out);
+		else
+			i = unpack_avx2_plain(in, avail, n, width, out);
+		goto tail;
+	}
+#endif
 	switch (width)
 	{
 #define UNPACK_CASE(W) case W: i = unpack_groups(in, avail, n, W, out, mode, acc); break
@@ -254,6 +426,9 @@ unpack_mode(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 			i = 0;
 			break;
 	}
+#ifdef BM25_HAVE_AVX2_UNPACK
+tail:
+#endif
 	mask = width >= 32 ? 0xFFFFFFFFu : ((1u << width) - 1);
 	bit = (uint64_t) i * width;
 	for (; i < n; i++)

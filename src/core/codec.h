@@ -120,6 +120,12 @@ extern int	bm25_unpack_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_
 extern int	bm25_unpack_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t width,
 							uint32_t *out);
 
+/*
+ * Tests and benchmarks only: on != 0 makes the unpackers take the portable
+ * path even where a SIMD one is available (both give identical results).
+ */
+extern void bm25_codec_force_scalar(int on);
+
 /* Append v as a LEB128 varint; returns bytes written (<= 10). */
 extern size_t bm25_varint_put(uint8_t *out, uint64_t v);
 

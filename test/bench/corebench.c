@@ -13,6 +13,8 @@
  * separates engine time from planner, executor and round trip when
  * profiling (perf record corebench ...).  All queries share one doc-length
  * norm cache, as a server backend's do (COREBENCH_NO_NORM_CACHE: none).
+ * COREBENCH_SCALAR=1 keeps the postings unpackers on their portable path
+ * (for A/B runs of the SIMD one).
  * COREBENCH_EVICT_MB=N writes to an N MB buffer before every query (64 is
  * well above this host's L3): in a server backend the executor, protocol
  * and other processes run between two queries, so the engine starts with
@@ -35,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/core/codec.h"
 #include "../../src/core/query.h"
 #include "../../src/core/score.h"
 #include "../../src/core/segment.h"
@@ -115,6 +118,8 @@ main(int argc, char **argv)
 	}
 	rounds = argc > 3 ? atoi(argv[3]) : 20;
 	k = argc > 4 ? strtoull(argv[4], NULL, 10) : 10;
+	if (getenv("COREBENCH_SCALAR"))
+		bm25_codec_force_scalar(1);
 	if (getenv("COREBENCH_EVICT_MB"))
 	{
 		evict_bytes = (size_t) atoi(getenv("COREBENCH_EVICT_MB")) << 20;
