@@ -12,6 +12,10 @@
  *       CLIENTS processes, each with its own connection, run the queries
  *       (each starting at a different offset, wrapping around) until
  *       SECONDS have passed; prints "queries N seconds S qps Q errors E".
+ *   pgclient floor CONNINFO N
+ *       the round-trip floor every engine's figure includes: one connection
+ *       runs a prepared "SELECT 1" 100 times untimed, then N times timed,
+ *       and prints "p50 X p95 Y" in microseconds.
  *
  * ENGINE is bm25, gin or rum.  QUERIES is the TSV written by run.sh:
  *   qid  bucket  text  tsquery  nlexemes
@@ -280,6 +284,56 @@ cmd_qps(const char *conninfo, const char *engine, int clients, double seconds)
 	return errors ? 1 : 0;
 }
 
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmd_floor(const char *conninfo, int n)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+	PGresult   *res;
+	double	   *t;
+
+	if (n < 1 || PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "pgclient: %s", PQerrorMessage(conn));
+		return 2;
+	}
+	res = PQprepare(conn, "one", "SELECT 1", 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		fprintf(stderr, "pgclient: prepare: %s", PQerrorMessage(conn));
+		return 2;
+	}
+	PQclear(res);
+	t = malloc(sizeof(double) * n);
+	for (int i = -100; i < n; i++)
+	{
+		double		t0 = now_us();
+
+		res = PQexecPrepared(conn, "one", 0, NULL, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			fprintf(stderr, "pgclient: SELECT 1: %s", PQerrorMessage(conn));
+			return 2;
+		}
+		PQclear(res);
+		if (i >= 0)
+			t[i] = now_us() - t0;
+	}
+	qsort(t, n, sizeof(double), dbl_cmp);
+	printf("p50 %.1f p95 %.1f\n", t[n / 2], t[(int) (n * 0.95)]);
+	free(t);
+	PQfinish(conn);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,8 +347,11 @@ main(int argc, char **argv)
 		load_queries(argv[4], 0);
 		return cmd_qps(argv[2], argv[3], atoi(argv[5]), atof(argv[6]));
 	}
+	if (argc == 4 && strcmp(argv[1], "floor") == 0)
+		return cmd_floor(argv[2], atoi(argv[3]));
 	fprintf(stderr,
 			"usage: pgclient lat CONNINFO ENGINE QUERIES OUT [MAXQ_PER_BUCKET [WARMUP]]\n"
-			"       pgclient qps CONNINFO ENGINE QUERIES CLIENTS SECONDS\n");
+			"       pgclient qps CONNINFO ENGINE QUERIES CLIENTS SECONDS\n"
+			"       pgclient floor CONNINFO N\n");
 	return 2;
 }

@@ -299,6 +299,14 @@ def render(o):
     if m.get("huge_pages"):
         L.append("huge pages for the server's shared memory: %s  " %
                  m["huge_pages"])
+    if m.get("pm_qos"):
+        L.append("zero CPU wakeup-latency request (PM QoS) during the timed "
+                 "passes: %s  " % m["pm_qos"])
+    if m.get("roundtrip_floor_us"):
+        L.append("round-trip floor, prepared SELECT 1 from the same client "
+                 "(us): %s in the timed passes; %s without the PM QoS "
+                 "request  " % (m["roundtrip_floor_us"],
+                                m.get("roundtrip_floor_idle_us", "-")))
     if "rum" not in ENGINES:
         L.append("engines: %s (RUM left out: run.sh --skip-rum)  " %
                  ", ".join(ENGINES))
