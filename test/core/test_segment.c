@@ -1357,6 +1357,51 @@ test_corruption(void)
  * dictionary block's body read through a term that is not in it), so only
  * the checksum can see them.
  */
+/*
+ * The dictionary blocks lie together at the end of the postings section,
+ * in index order, after every term's postings and metadata: a lookup in a
+ * new process then faults in dictionary pages, not postings pages.
+ */
+static void
+test_dict_layout(void)
+{
+	corpus		c;
+	membuf		m = {0};
+	bm25_seg_summary sum;
+	bm25_segment *seg = NULL;
+	uint8_t    *img;
+	uint64_t	next;
+	uint64_t	max_data_end = 0;
+
+	corpus_make(&c, 400, 600, 20, 0, 23);
+	CHECK(build_segment(&c, NULL, 0, c.ndocs, &m, &sum) == BM25_OK);
+	img = exact_copy(m.data, m.len);
+	CHECK(bm25_segment_open(img, m.len, &seg, NULL, 0) == BM25_OK);
+	CHECK(seg->ndictblocks >= 3);
+	next = bm25_get_u64(seg->didx + DIDX_OFF);
+	for (uint32_t i = 0; i < seg->ndictblocks; i++)
+	{
+		const uint8_t *e = seg->didx + (size_t) i * DIDX_ENTRY_SIZE;
+
+		CHECK_MSG(bm25_get_u64(e + DIDX_OFF) == next, "dict block %u not contiguous", i);
+		next = bm25_get_u64(e + DIDX_OFF) + bm25_get_u32(e + DIDX_LEN);
+	}
+	CHECK(next == seg->sect_off[SECT_POSTINGS] + seg->sect_len[SECT_POSTINGS]);
+	for (uint32_t v = 0; v < c.nvocab; v++)
+	{
+		bm25_term_info ti;
+
+		CHECK(bm25_segment_lookup(seg, c.vtext[v], c.vlen[v], &ti) == BM25_OK);
+		if (ti.df > 0 && ti.meta_off + (uint64_t) META_SIZE * ti.nblocks > max_data_end)
+			max_data_end = ti.meta_off + (uint64_t) META_SIZE * ti.nblocks;
+	}
+	CHECK(max_data_end == bm25_get_u64(seg->didx + DIDX_OFF));
+	bm25_segment_close(seg);
+	free(img);
+	free(m.data);
+	corpus_free(&c);
+}
+
 static void
 test_checksum_memo(void)
 {
@@ -1707,4 +1752,5 @@ suite_segment(void)
 	test_io_failure();
 	test_corruption();
 	test_checksum_memo();
+	test_dict_layout();
 }
