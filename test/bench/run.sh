@@ -22,6 +22,9 @@
 #                           then has no RUM rows and no RUM targets
 # BENCH_HUGE_PAGES=0        no huge pages for the server's shared memory
 #                           (a full run as root reserves them by default)
+# BENCH_PM_QOS=0            no zero wakeup-latency PM QoS request during the
+#                           timed passes (a full run as root holds one by
+#                           default: test/bench/pmqos.py)
 #   --single-builds         build bm25 (one process and parallel) and Xapian
 #                           (own tokenizing) once each instead of twice
 #                           (BENCH_SINGLE_BUILDS=1): at 10M documents each
