@@ -249,8 +249,8 @@ avx2_probe(void)
  * values done (a multiple of 8).  Doc ids are summed in 32-bit lanes, which
  * wrap exactly as the scalar path's truncation to 32 bits does; the 64-bit
  * running id in *acc advances by the groups' total, which for at most 128
- * gaps below 2^24 is below 2^31 and so is the 32-bit difference between
- * the last id and the running id before them.
+ * gaps below 2^24 is at most 2^31 and so equals the 32-bit difference
+ * between the last id and the running id before them.
  */
 __attribute__((target("avx2"))) static BM25_ALWAYS_INLINE uint32_t
 unpack_groups_avx2(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
@@ -307,7 +307,8 @@ unpack_groups_avx2(const uint8_t *in, size_t avail, uint32_t n, uint32_t w,
 		*acc += (uint32_t) ((uint32_t) _mm256_cvtsi256_si32(base) + 1u - start);
 	return ngroups * 8;
 }
-/* unpack_groups_avx2 with its mode a constant, one copy per mode. */
+
+/* unpack_groups_avx2 for plain values (mode a constant after inlining). */
 __attribute__((target("avx2")))
 static uint32_t
 unpack_avx2_plain(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out)
@@ -315,6 +316,7 @@ unpack_avx2_plain(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint3
 	return unpack_groups_avx2(in, avail, n, w, out, UNPACK_PLAIN, NULL);
 }
 
+/* unpack_groups_avx2 turning doc id gaps into ids. */
 __attribute__((target("avx2")))
 static uint32_t
 unpack_avx2_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out,
@@ -323,6 +325,7 @@ unpack_avx2_docs(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32
 	return unpack_groups_avx2(in, avail, n, w, out, UNPACK_DOCS, acc);
 }
 
+/* unpack_groups_avx2 turning stored tf - 1 into tf. */
 __attribute__((target("avx2")))
 static uint32_t
 unpack_avx2_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t w, uint32_t *out)
