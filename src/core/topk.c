@@ -346,6 +346,7 @@ typedef struct topk_engine
 
 	bm25_cursor *scratch;		/* threshold estimation */
 	double	   *seedh;			/* its min-heap of contributions */
+	void	   *arena;			/* one allocation holding the arrays above */
 
 	topk_heap  *heap;
 	int			can_prune;
@@ -598,26 +599,25 @@ sort_slots(topk_pair *pairs, uint32_t *idx, uint32_t n, const double *key, int d
 static void
 engine_free(topk_engine *e)
 {
-	free(e->cur);
-	free(e->tfs);
-	free(e->sterm);
-	free(e->ub);
-	free(e->bb);
-	free(e->gord);
-	free(e->gpre);
-	free(e->word);
-	free(e->wpre);
-	free(e->pairs);
+	free(e->arena);
 	free(e->own_ntab);
-	free(e->wcur);
-	free(e->wbb);
-	free(e->wterm);
-	free(e->must);
-	free(e->should);
-	free(e->mnot);
-	free(e->scratch);
-	free(e->seedh);
 	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * Carve size bytes, aligned for any member type, from the arena cursor
+ * *at (NULL base: only measure).
+ */
+static void *
+arena_take(char *base, size_t *at, size_t size)
+{
+	size_t		align = 16;
+	void	   *p;
+
+	*at = (*at + align - 1) & ~(align - 1);
+	p = base ? base + *at : NULL;
+	*at += size;
+	return p;
 }
 
 /*
@@ -656,32 +656,49 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 	/* See docs/ranking.md: covers the summation-order rounding of n terms. */
 	e->slack = 1.0 + 1e-9 + ((double) sc->nterms + 4.0) * 1e-15;
 
+	/*
+	 * The per-query arrays come from one allocation, measured by a first
+	 * pass over the same carving with no base: a query used to make and
+	 * free nineteen of them.
+	 */
 	n = sc->nterms > 0 ? sc->nterms : 1;
-	e->cur = malloc(n * sizeof(bm25_cursor));
-	e->tfs = calloc(n, sizeof(uint32_t));
-	e->sterm = malloc(n * sizeof(uint32_t));
-	e->ub = malloc(n * sizeof(double));
-	e->bb = malloc(n * sizeof(double));
-	e->gord = malloc(n * sizeof(uint32_t));
-	e->gpre = malloc((n + 1) * sizeof(double));
-	e->word = malloc(n * sizeof(uint32_t));
-	e->wpre = malloc((n + 1) * sizeof(double));
-	e->pairs = malloc(n * sizeof(topk_pair));
-	e->wcur = malloc(n * sizeof(bm25_cursor *));
-	e->wbb = malloc(n * sizeof(double));
-	e->wterm = malloc(n * sizeof(uint32_t));
-	e->must = malloc(n * sizeof(uint32_t));
-	e->should = malloc(n * sizeof(uint32_t));
-	e->mnot = malloc(n * sizeof(uint32_t));
-	e->scratch = malloc(sizeof(bm25_cursor));
-	e->seedh = malloc(TOPK_SEED_MAXK * sizeof(double));
-	if (!e->scratch || !e->seedh ||
-		!e->cur || !e->tfs || !e->sterm || !e->ub || !e->bb || !e->gord ||
-		!e->gpre || !e->word || !e->wpre || !e->pairs || !e->must ||
-		!e->should || !e->mnot || !e->wcur || !e->wbb || !e->wterm)
 	{
-		engine_free(e);
-		return BM25_ENOMEM;
+		char	   *base = NULL;
+
+		for (int pass = 0; pass < 2; pass++)
+		{
+			size_t		at = 0;
+
+			e->cur = arena_take(base, &at, n * sizeof(bm25_cursor));
+			e->tfs = arena_take(base, &at, n * sizeof(uint32_t));
+			e->sterm = arena_take(base, &at, n * sizeof(uint32_t));
+			e->ub = arena_take(base, &at, n * sizeof(double));
+			e->bb = arena_take(base, &at, n * sizeof(double));
+			e->gord = arena_take(base, &at, n * sizeof(uint32_t));
+			e->gpre = arena_take(base, &at, (n + 1) * sizeof(double));
+			e->word = arena_take(base, &at, n * sizeof(uint32_t));
+			e->wpre = arena_take(base, &at, (n + 1) * sizeof(double));
+			e->pairs = arena_take(base, &at, n * sizeof(topk_pair));
+			e->wcur = arena_take(base, &at, n * sizeof(bm25_cursor *));
+			e->wbb = arena_take(base, &at, n * sizeof(double));
+			e->wterm = arena_take(base, &at, n * sizeof(uint32_t));
+			e->must = arena_take(base, &at, n * sizeof(uint32_t));
+			e->should = arena_take(base, &at, n * sizeof(uint32_t));
+			e->mnot = arena_take(base, &at, n * sizeof(uint32_t));
+			e->scratch = arena_take(base, &at, sizeof(bm25_cursor));
+			e->seedh = arena_take(base, &at, TOPK_SEED_MAXK * sizeof(double));
+			if (pass == 0)
+			{
+				base = malloc(at);
+				if (base == NULL)
+				{
+					engine_free(e);
+					return BM25_ENOMEM;
+				}
+				e->arena = base;
+			}
+		}
+		memset(e->tfs, 0, n * sizeof(uint32_t));
 	}
 	if (sc->norms != NULL)
 	{
