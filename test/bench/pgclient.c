@@ -124,8 +124,9 @@ engine_sql(const char *engine)
 	exit(2);
 }
 
+/* Connects and prepares sql (nparams parameters) as statement "q"; exits on failure. */
 static PGconn *
-connect_prepare(const char *conninfo, const char *engine)
+connect_prepare(const char *conninfo, const char *sql, int nparams)
 {
 	PGconn	   *conn = PQconnectdb(conninfo);
 	PGresult   *res;
@@ -135,7 +136,7 @@ connect_prepare(const char *conninfo, const char *engine)
 		fprintf(stderr, "pgclient: %s", PQerrorMessage(conn));
 		exit(2);
 	}
-	res = PQprepare(conn, "q", engine_sql(engine), 1, NULL);
+	res = PQprepare(conn, "q", sql, nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		fprintf(stderr, "pgclient: prepare: %s", PQerrorMessage(conn));
@@ -154,7 +155,7 @@ param_of(const Query *q, const char *engine)
 static int
 cmd_lat(const char *conninfo, const char *engine, const char *out, int warmup)
 {
-	PGconn	   *conn = connect_prepare(conninfo, engine);
+	PGconn	   *conn = connect_prepare(conninfo, engine_sql(engine), 1);
 	FILE	   *o = fopen(out, "w");
 
 	for (int i = 0; i < warmup && i < nqueries; i++)
@@ -227,7 +228,7 @@ cmd_qps(const char *conninfo, const char *engine, int clients, double seconds)
 		pids[c] = fork();
 		if (pids[c] == 0)
 		{
-			PGconn	   *conn = connect_prepare(conninfo, engine);
+			PGconn	   *conn = connect_prepare(conninfo, engine_sql(engine), 1);
 			char		b;
 			long		cnt = 0,
 						err = 0;
@@ -284,6 +285,7 @@ cmd_qps(const char *conninfo, const char *engine, int clients, double seconds)
 	return errors ? 1 : 0;
 }
 
+/* qsort comparator for doubles, ascending. */
 static int
 dbl_cmp(const void *a, const void *b)
 {
@@ -293,31 +295,22 @@ dbl_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The round-trip floor: a prepared SELECT 1, 100 times untimed, n timed. */
 static int
 cmd_floor(const char *conninfo, int n)
 {
-	PGconn	   *conn = PQconnectdb(conninfo);
-	PGresult   *res;
+	PGconn	   *conn;
 	double	   *t;
 
-	if (n < 1 || PQstatus(conn) != CONNECTION_OK)
-	{
-		fprintf(stderr, "pgclient: %s", PQerrorMessage(conn));
+	if (n < 1)
 		return 2;
-	}
-	res = PQprepare(conn, "one", "SELECT 1", 0, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		fprintf(stderr, "pgclient: prepare: %s", PQerrorMessage(conn));
-		return 2;
-	}
-	PQclear(res);
+	conn = connect_prepare(conninfo, "SELECT 1", 0);
 	t = malloc(sizeof(double) * n);
 	for (int i = -100; i < n; i++)
 	{
 		double		t0 = now_us();
+		PGresult   *res = PQexecPrepared(conn, "q", 0, NULL, NULL, NULL, 0);
 
-		res = PQexecPrepared(conn, "one", 0, NULL, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			fprintf(stderr, "pgclient: SELECT 1: %s", PQerrorMessage(conn));
