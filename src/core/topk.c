@@ -336,6 +336,9 @@ typedef struct topk_engine
 	bm25_cursor **wcur;			/* r -> cursor of slot word[r] */
 	double	   *wbb;			/* r -> bb[word[r]] */
 	uint32_t   *wterm;			/* r -> scorer term of slot word[r] */
+	uint32_t   *bblo;			/* slot -> docs bblo..bbhi lie in the block */
+	uint32_t   *bbhi;			/* whose bound is bbv (empty: lo > hi) */
+	double	   *bbv;
 
 	uint32_t	nmust;
 	uint32_t   *must;			/* slots of MUST terms, rarest first */
@@ -479,7 +482,10 @@ impact_bound(const topk_engine *e, uint32_t i, const bm25_impact *imp, uint32_t 
 /*
  * Block-max bound of cursor slot a (not exhausted) for the block holding
  * max(its doc, target), stored in e->bb[a]; narrows *we to that block's
- * last doc, so a window never spans a block boundary of any term.
+ * last doc, so a window never spans a block boundary of any term.  Windows
+ * end at the nearest boundary of any term, so a term's block is usually
+ * asked for again by the next windows: its bound is remembered with the
+ * doc range it was asked for, up to the block's last doc.
  */
 static inline int
 block_bound_at(topk_engine *e, uint32_t a, uint32_t target, uint32_t *we)
@@ -489,8 +495,16 @@ block_bound_at(topk_engine *e, uint32_t a, uint32_t target, uint32_t *we)
 	const bm25_impact *imp = NULL;
 	uint32_t	nimp = 0;
 	int			rc;
+	uint32_t	t = c->doc > target ? c->doc : target;
 
-	rc = bm25_cursor_shallow(c, c->doc > target ? c->doc : target, &last, &imp, &nimp);
+	if (t >= e->bblo[a] && t <= e->bbhi[a])
+	{
+		e->bb[a] = e->bbv[a];
+		if (e->bbhi[a] < *we)
+			*we = e->bbhi[a];
+		return BM25_OK;
+	}
+	rc = bm25_cursor_shallow(c, t, &last, &imp, &nimp);
 	if (rc != BM25_OK)
 		return rc;
 	if (last == BM25_NO_MORE_DOCS)
@@ -498,6 +512,9 @@ block_bound_at(topk_engine *e, uint32_t a, uint32_t target, uint32_t *we)
 	else
 	{
 		e->bb[a] = nimp == 0 ? HUGE_VAL : impact_bound(e, e->sterm[a], imp, nimp);
+		e->bblo[a] = t;
+		e->bbhi[a] = last;
+		e->bbv[a] = e->bb[a];
 		if (last < *we)
 			*we = last;
 	}
@@ -682,6 +699,9 @@ engine_init(topk_engine *e, const bm25_scorer *sc, topk_heap *heap)
 			e->wcur = arena_take(base, &at, n * sizeof(bm25_cursor *));
 			e->wbb = arena_take(base, &at, n * sizeof(double));
 			e->wterm = arena_take(base, &at, n * sizeof(uint32_t));
+			e->bblo = arena_take(base, &at, n * sizeof(uint32_t));
+			e->bbhi = arena_take(base, &at, n * sizeof(uint32_t));
+			e->bbv = arena_take(base, &at, n * sizeof(double));
 			e->must = arena_take(base, &at, n * sizeof(uint32_t));
 			e->should = arena_take(base, &at, n * sizeof(uint32_t));
 			e->mnot = arena_take(base, &at, n * sizeof(uint32_t));
@@ -773,6 +793,8 @@ engine_segment(topk_engine *e, const bm25_search_seg *ss, int *active)
 		}
 		slot = e->m++;
 		e->sterm[slot] = i;
+		e->bblo[slot] = 1;		/* no block bound remembered yet */
+		e->bbhi[slot] = 0;
 		/* A term with postings but no impact data cannot be bounded. */
 		if (ti->nimpacts == 0)
 			e->ub[slot] = HUGE_VAL;
@@ -818,6 +840,11 @@ engine_emit(topk_engine *e, uint32_t d, uint32_t dl)
 	int			rc;
 
 	TOPK_STAT(3);
+	/*
+	 * A hit that enters the heap needs its TID, a load from anywhere in the
+	 * segment's TID array: start it now so it overlaps the scoring.
+	 */
+	BM25_PREFETCH(e->seg->tids + (size_t) d * e->seg->tid_width);
 
 	for (a = 0; a < e->nnot; a++)
 	{
@@ -1029,9 +1056,10 @@ split_point(const topk_engine *e, const double *pre, uint32_t from, uint32_t m)
 
 /*
  * Candidate d, whose essential part (computed with length normalization
- * norm) is partial: probe the non-essential terms wc[0..ne) best bound
- * first while the rest can still reach theta, and offer d to the heap if
- * it can.  *theta_moved tells whether theta rose.
+ * norm) is partial, and partial + wpre[ne] can reach theta: probe the
+ * non-essential terms wc[0..ne) best bound first while the rest can still
+ * reach theta, and offer d to the heap if it can.  *theta_moved tells
+ * whether theta rose.
  */
 static inline int
 probe_and_emit(topk_engine *e, bm25_cursor **wc, const uint32_t *wt, uint32_t ne,
@@ -1046,7 +1074,8 @@ probe_and_emit(topk_engine *e, bm25_cursor **wc, const uint32_t *wt, uint32_t ne
 	{
 		bm25_cursor *c = wc[r];
 
-		if (cannot_reach(e, partial + e->wpre[r + 1]))
+		/* the caller has made this test for r = ne - 1 */
+		if (r + 1 < ne && cannot_reach(e, partial + e->wpre[r + 1]))
 			return BM25_OK;
 		rc = cur_advance(c, d);
 		if (rc != BM25_OK)
@@ -1059,6 +1088,45 @@ probe_and_emit(topk_engine *e, bm25_cursor **wc, const uint32_t *wt, uint32_t ne
 	rc = engine_emit(e, d, dl);
 	*theta_moved = e->theta != before;
 	return rc;
+}
+
+/*
+ * The smallest tf a posting of a block with impact frontier imp[0..nimp)
+ * needs to pass the reject test kt * tf < need * (tf + norm) of the
+ * single-essential loop: every posting (tf, dl) of the block is dominated
+ * by a frontier point (tf' >= tf, dl' <= dl), and the frontier is sorted
+ * by dl and tf, so a posting with tf = t has a dl at least that of the
+ * first point with tf' >= t; with that dl's norm (no larger than the
+ * posting's own, norm grows with dl) the test rejecting t means it rejects
+ * every posting with tf = t.  Each t below the result was tested so, which
+ * lets the loop drop those postings by tf alone, before their doc length
+ * is read.  Tries at most TOPK_TF_FLOOR_MAX values.
+ */
+#define TOPK_TF_FLOOR_MAX	16
+
+static inline uint32_t
+tf_floor(const topk_engine *e, const bm25_impact *imp, uint32_t nimp, double kt,
+		 double need)
+{
+	uint32_t	t = 1;
+	uint32_t	i = 0;
+
+	if (!(need > 0.0))
+		return 1;
+	while (t < TOPK_TF_FLOOR_MAX)
+	{
+		double		tf = (double) t;
+
+		while (i < nimp && imp[i].tf < t)
+			i++;
+		/* no posting of the block has tf >= t: all are below the floor */
+		if (i == nimp)
+			break;
+		if (!(kt * tf < need * (tf + doc_norm(e, imp[i].dl))))
+			break;
+		t++;
+	}
+	return t;
 }
 
 /*
@@ -1086,11 +1154,18 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 	double		rest = e->wpre[*ne];
 	double		kt = e->sc->idf[t] * (e->sc->k1 + 1.0);
 	double		need = reject_need(e, rest);
+	bm25_impact imp[BM25_MAX_IMPACTS];
+	uint32_t	nimp = 0;
+	uint32_t	tmin = 1;
 	int			rc;
 
 	/* the window ends within the cursor's decoded block */
 	if (c->doc > we)
 		return BM25_OK;
+	/* the postings left are all of the decoded block: its frontier bounds them */
+	if (need > 0.0 &&
+		bm25_cursor_block_impacts(c, c->block, imp, &nimp) == BM25_OK)
+		tmin = tf_floor(e, imp, nimp, kt, need);
 	for (p = c->pos; p < n; p++)
 	{
 		uint32_t	d = c->docs[p];
@@ -1102,9 +1177,12 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 
 		if (d > we)
 			break;
-		if (p + TOPK_DL_AHEAD < n)
+		/* only postings that get past the tf floor need their doc length */
+		if (p + TOPK_DL_AHEAD < n && c->tfs[p + TOPK_DL_AHEAD] >= tmin)
 			BM25_PREFETCH(doclens + (size_t) c->docs[p + TOPK_DL_AHEAD] * 4);
 		TOPK_STAT(1);
+		if (c->tfs[p] < tmin)
+			continue;
 		dl = bm25_get_u32(doclens + (size_t) d * 4);
 		norm = doc_norm(e, dl);
 		tf = (double) c->tfs[p];
@@ -1128,6 +1206,8 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 				return BM25_OK; /* nothing left in the window can reach theta */
 			rest = e->wpre[*ne];
 			need = reject_need(e, rest);
+			if (nimp > 0)
+				tmin = tf_floor(e, imp, nimp, kt, need);
 		}
 	}
 
