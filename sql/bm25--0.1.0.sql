@@ -104,3 +104,15 @@ CREATE FUNCTION bm25_index_doc_counts(index regclass,
 	OUT visible bigint,
 	OUT invisible bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
+-- The caches every backend shares (bm25.shared_cache_slots): what query
+-- clauses analyze to, and term lookups in segment files.  Counters run
+-- from server start; slots is 0 when the caches are off.
+CREATE FUNCTION bm25_shared_cache_stats(
+	OUT cache text,
+	OUT slots bigint,
+	OUT hits bigint,
+	OUT misses bigint,
+	OUT stores bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;

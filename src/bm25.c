@@ -65,6 +65,14 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("bm25.shared_cache_slots",
+							"Slots of each cache that backends share: analyzed query clauses and term lookups.",
+							"Each clause slot takes 512 bytes and each term slot 256 bytes of shared memory; 0 turns the shared caches off.",
+							&bm25_shared_cache_slots,
+							8192, 0, 1048576,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("bm25");
 
 	/* Only possible while preloading; otherwise bm25_require_preload() says so. */
@@ -72,6 +80,8 @@ _PG_init(void)
 	{
 		bm25_wal_register();
 		bm25_sweeper_register();
+		bm25_shcache_init();
+		bm25_analyze_register_callbacks();
 	}
 
 	bm25_init_reloptions();

@@ -182,6 +182,26 @@ extern void bm25_sweeper_register(void);
 extern int	bm25_sweep_all(void);
 
 /* ----- segment cache and index state (segment/segcache.c) ----- */
+
+/*
+ * The identity of a segment file, for caches that outlive a backend: files
+ * never change, and no later file has the same identity.  shared is 0 for
+ * the write buffer's in-memory segment, which has none.  No padding: keys
+ * are compared bytewise.
+ */
+typedef struct Bm25SegmentKey
+{
+	Oid			spc;
+	Oid			db;
+	uint32		rel;
+	uint32		shared;
+	uint64		instance;		/* Bm25MetaPageData.instance_id */
+	uint64		segid;
+	uint64		file_size;
+} Bm25SegmentKey;
+
+StaticAssertDecl(sizeof(Bm25SegmentKey) == 40, "Bm25SegmentKey has no padding");
+
 typedef struct Bm25IndexState
 {
 	Oid			indexoid;
@@ -192,6 +212,7 @@ typedef struct Bm25IndexState
 	uint64		total_tokens;
 	uint32		nsegs;			/* live segments, plus the write buffer if any */
 	const bm25_segment **segs;
+	Bm25SegmentKey *segkeys;	/* per entry of segs */
 	Bm25MetaPageData meta;
 } Bm25IndexState;
 
@@ -221,8 +242,23 @@ extern Bm25LexCache *bm25_lexcache_create(Size budget);
 extern void bm25_analyze_doc(Oid cfg, const char *text, int len, Bm25Doc *doc,
 							 Bm25LexCache *cache);
 extern uint64 bm25_ts_generation(void);
+extern void bm25_analyze_register_callbacks(void);
 extern void bm25_analyze_query(Oid cfg, const char *q, int len,
 							   bm25_qterm **terms, uint32 *nterms);
+
+/* ----- caches shared by all backends (scoring/shcache.c) ----- */
+extern int	bm25_shared_cache_slots;
+extern void bm25_shcache_init(void);
+extern void bm25_shcache_ts_changed(void);
+extern void bm25_shcache_sync(void);
+extern bool bm25_shcache_clause_get(Oid cfg, const char *text, int len,
+									char ***words, int *n, uint64 *epoch);
+extern void bm25_shcache_clause_put(Oid cfg, const char *text, int len,
+									char **words, int n, uint64 epoch);
+extern bool bm25_shcache_term_get(const Bm25SegmentKey *key, const char *term,
+								  uint32 len, bm25_term_info *info);
+extern void bm25_shcache_term_put(const Bm25SegmentKey *key, const char *term,
+								  uint32 len, const bm25_term_info *info);
 
 /* ----- prepared queries (scoring/prepare.c) ----- */
 typedef struct Bm25Prepared

@@ -121,6 +121,12 @@ typedef struct bm25_term_info
 extern int	bm25_segment_lookup(const bm25_segment *seg, const char *term, uint32_t len,
 								bm25_term_info *info);
 
+/*
+ * Check a lookup result obtained elsewhere (a cache) against the segment:
+ * BM25_OK for an absent term or one whose postings lie inside the file.
+ */
+extern int	bm25_segment_check_info(const bm25_segment *seg, const bm25_term_info *info);
+
 /* Visit every term in ascending order; cb returns non-zero to stop. */
 typedef int (*bm25_term_visit_fn) (void *arg, const char *term, uint32_t len,
 								   const bm25_term_info *info);

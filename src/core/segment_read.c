@@ -229,6 +229,19 @@ seg_check_term(const bm25_segment *seg, const bm25_term_info *t)
 	return BM25_OK;
 }
 
+/* The exported form of seg_check_term, which also accepts absent terms. */
+int
+bm25_segment_check_info(const bm25_segment *seg, const bm25_term_info *info)
+{
+	if (seg == NULL || info == NULL)
+		return BM25_EINVAL;
+	if (info->df == 0)
+		return BM25_OK;
+	if (info->nimpacts > BM25_MAX_IMPACTS)
+		return BM25_ECORRUPT;
+	return seg_check_term(seg, info);
+}
+
 /* Read and check dictionary index entry i; returns its first term. */
 static int
 didx_entry(const bm25_segment *seg, uint32_t i, uint64_t *off, uint32_t *len,

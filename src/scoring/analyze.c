@@ -408,9 +408,31 @@ qcache_inval(Datum arg, int cacheid, uint32 hashvalue)
 		MemoryContextReset(qcache_cxt);
 	qcache = NULL;
 	ts_generation++;
+	bm25_shcache_ts_changed();
 }
 
-/* Registers the invalidation callbacks, once per backend. */
+static bool callbacks_registered = false;
+
+/*
+ * Registers the invalidation callbacks, once per process.  With the
+ * library preloaded this runs in the postmaster (from _PG_init), so every
+ * backend reports text search changes to the shared clause cache from its
+ * start, whether or not it has analyzed anything itself.
+ */
+void
+bm25_analyze_register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	CacheRegisterSyscacheCallback(TSCONFIGOID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSCONFIGMAP, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSDICTOID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSPARSEROID, qcache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSTEMPLATEOID, qcache_inval, (Datum) 0);
+	callbacks_registered = true;
+}
+
+/* Creates the cache's memory context and the callbacks, once per backend. */
 static void
 qcache_init(void)
 {
@@ -418,11 +440,7 @@ qcache_init(void)
 		return;
 	qcache_cxt = AllocSetContextCreate(TopMemoryContext, "bm25 query clause cache",
 									   ALLOCSET_DEFAULT_SIZES);
-	CacheRegisterSyscacheCallback(TSCONFIGOID, qcache_inval, (Datum) 0);
-	CacheRegisterSyscacheCallback(TSCONFIGMAP, qcache_inval, (Datum) 0);
-	CacheRegisterSyscacheCallback(TSDICTOID, qcache_inval, (Datum) 0);
-	CacheRegisterSyscacheCallback(TSPARSEROID, qcache_inval, (Datum) 0);
-	CacheRegisterSyscacheCallback(TSTEMPLATEOID, qcache_inval, (Datum) 0);
+	bm25_analyze_register_callbacks();
 }
 
 /*
@@ -473,15 +491,32 @@ analyze_clause(Oid cfg, const char *text, int len, char ***words, int *n)
 	e = qcache_table()[slot];
 	if (e == NULL || e->cfg != cfg || e->len != len || memcmp(e->text, text, len) != 0)
 	{
+		char	  **lex;
+		int			nlex;
+		uint64		epoch;
+		bool		shared;
+
 		/*
-		 * Analyze first: an error must not leave a half-made entry, and the
-		 * catalog lookups inside may process invalidations that drop the
-		 * table, so it is fetched again afterwards.
+		 * Another backend may have analyzed it already (shcache.c).  If not,
+		 * analyze it here, first: an error must not leave a half-made entry,
+		 * and the catalog lookups inside (and bm25_shcache_sync) may process
+		 * invalidations that drop the table, so it is fetched again
+		 * afterwards.
 		 */
-		bm25_parse_words(cfg, text, len, &prs, NULL);
-		size = sizeof(QClauseEntry) + len + sizeof(char *) * Max(prs.curwords, 1);
-		for (int i = 0; i < prs.curwords; i++)
-			size += prs.words[i].len + 1;
+		shared = bm25_shcache_clause_get(cfg, text, len, &lex, &nlex, &epoch);
+		if (!shared)
+		{
+			if (epoch != 0)
+				bm25_shcache_sync();
+			bm25_parse_words(cfg, text, len, &prs, NULL);
+			nlex = prs.curwords;
+			lex = palloc(sizeof(char *) * Max(nlex, 1));
+			for (int i = 0; i < nlex; i++)
+				lex[i] = pnstrdup(prs.words[i].word, prs.words[i].len);
+		}
+		size = sizeof(QClauseEntry) + len + sizeof(char *) * Max(nlex, 1);
+		for (int i = 0; i < nlex; i++)
+			size += strlen(lex[i]) + 1;
 		tab = qcache_table();
 		if (tab[slot] != NULL)
 			pfree(tab[slot]);
@@ -489,19 +524,22 @@ analyze_clause(Oid cfg, const char *text, int len, char ***words, int *n)
 		e = MemoryContextAlloc(qcache_cxt, size);
 		e->cfg = cfg;
 		e->len = len;
-		e->nlex = prs.curwords;
+		e->nlex = nlex;
 		e->lex = (char **) (e + 1);
-		p = (char *) (e->lex + Max(prs.curwords, 1));
-		for (int i = 0; i < prs.curwords; i++)
+		p = (char *) (e->lex + Max(nlex, 1));
+		for (int i = 0; i < nlex; i++)
 		{
+			size_t		l = strlen(lex[i]);
+
 			e->lex[i] = p;
-			memcpy(p, prs.words[i].word, prs.words[i].len);
-			p[prs.words[i].len] = '\0';
-			p += prs.words[i].len + 1;
+			memcpy(p, lex[i], l + 1);
+			p += l + 1;
 		}
 		e->text = p;
 		memcpy(e->text, text, len);
 		tab[slot] = e;
+		if (!shared)
+			bm25_shcache_clause_put(cfg, text, len, e->lex, e->nlex, epoch);
 	}
 	/* copies: the entry may be replaced while the query is still in use */
 	*words = palloc(sizeof(char *) * Max(e->nlex, 1));

@@ -18,6 +18,29 @@
 static bm25_norm_cache backend_norms;
 
 /*
+ * Looks term up in segment s of state: through the cache shared by all
+ * backends for a segment file (what another backend found is checked
+ * against the file before use), else in the segment, whose result is then
+ * shared.
+ */
+static int
+lookup_term(const Bm25IndexState *state, uint32 s, const bm25_qterm *term,
+			bm25_term_info *info)
+{
+	const Bm25SegmentKey *key = &state->segkeys[s];
+	int			status;
+
+	if (key->shared &&
+		bm25_shcache_term_get(key, term->text, term->len, info) &&
+		bm25_segment_check_info(state->segs[s], info) == BM25_OK)
+		return BM25_OK;
+	status = bm25_segment_lookup(state->segs[s], term->text, term->len, info);
+	if (status == BM25_OK && key->shared)
+		bm25_shcache_term_put(key, term->text, term->len, info);
+	return status;
+}
+
+/*
  * Analyzes query with the index's configuration and looks every term up in
  * every live segment, so that idf uses global document frequencies.
  */
@@ -38,8 +61,7 @@ bm25_prepare(Bm25IndexState *state, const char *query, int len)
 
 		for (uint32 i = 0; i < p->nterms; i++)
 		{
-			int			status = bm25_segment_lookup(state->segs[s], p->terms[i].text,
-													 p->terms[i].len, &infos[i]);
+			int			status = lookup_term(state, s, &p->terms[i], &infos[i]);
 
 			if (status != BM25_OK)
 				ereport(ERROR,

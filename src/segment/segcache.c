@@ -433,6 +433,7 @@ bm25_index_state(Relation index)
 	bm25_meta_lock(index, &ml, BUFFER_LOCK_SHARE);
 	st->meta = ml.meta;
 	st->segs = palloc0(sizeof(bm25_segment *) * (st->meta.nsegments + 1));
+	st->segkeys = palloc0(sizeof(Bm25SegmentKey) * (st->meta.nsegments + 1));
 	/* references are dropped when the memory holding this state goes */
 	refs = palloc0(offsetof(StateRefs, objs) + sizeof(CachedSeg *) * (st->meta.nsegments + 1));
 	refs->cb.func = state_refs_release;
@@ -442,9 +443,20 @@ bm25_index_state(Relation index)
 	{
 		segcache_prune(&rf, &st->meta);
 		for (uint32 i = 0; i < st->meta.nsegments; i++)
+		{
+			Bm25SegmentKey *k = &st->segkeys[st->nsegs];
+
+			k->spc = BM25_RELFILE_SPC(rf);
+			k->db = BM25_RELFILE_DB(rf);
+			k->rel = BM25_RELFILE_REL(rf);
+			k->shared = 1;
+			k->instance = st->meta.instance_id;
+			k->segid = st->meta.segments[i].id;
+			k->file_size = st->meta.segments[i].file_size;
 			st->segs[st->nsegs++] =
 				state_refs_add(refs, segcache_get(index, st->meta.instance_id,
 												  &st->meta.segments[i]));
+		}
 		if (st->meta.l0_docs > 0)
 		{
 			CachedSeg  *cached = segcache_l0_lookup(index, &st->meta);

@@ -389,12 +389,30 @@ check_segment(const bm25_segment *seg, const corpus *c, const uint8_t *mask,
 		uint32_t	i;
 
 		CHECK(bm25_segment_lookup(seg, c->vtext[v], c->vlen[v], &ti) == BM25_OK);
+		/* a lookup result is what a cache may hand back: it checks out */
+		CHECK(bm25_segment_check_info(seg, &ti) == BM25_OK);
 		if (p->n == 0)
 		{
 			CHECK(ti.df == 0);
 			continue;
 		}
 		nterms++;
+		{
+			/* one that does not fit this file is refused */
+			bm25_term_info bad = ti;
+
+			bad.meta_off = UINT64_MAX - 8;
+			CHECK(bm25_segment_check_info(seg, &bad) == BM25_ECORRUPT);
+			bad = ti;
+			bad.postings_off = 0;
+			CHECK(bm25_segment_check_info(seg, &bad) == BM25_ECORRUPT);
+			bad = ti;
+			bad.nblocks++;
+			CHECK(bm25_segment_check_info(seg, &bad) == BM25_ECORRUPT);
+			bad = ti;
+			bad.nimpacts = BM25_MAX_IMPACTS + 1;
+			CHECK(bm25_segment_check_info(seg, &bad) == BM25_ECORRUPT);
+		}
 		for (i = 0; i < p->n; i++)
 			cf += p->tfs[i];
 		CHECK(ti.df == p->n);
