@@ -84,6 +84,8 @@ _PG_init(void)
 		bm25_analyze_register_callbacks();
 	}
 
+	/* in the postmaster when preloaded: every backend inherits it */
+	bm25_core_init();
 	bm25_init_reloptions();
 	bm25_planner_init();
 	bm25_dbcopy_init();

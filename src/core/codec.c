@@ -243,6 +243,14 @@ avx2_probe(void)
 	avx2_state = __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 
+/* Probe now rather than on the first block decoded (bm25_core_init). */
+void
+bm25_codec_init(void)
+{
+	if (avx2_state < 0)
+		avx2_probe();
+}
+
 /*
  * Whole groups of 8 values of width w (1..AVX2_MAX_WIDTH) as mode says,
  * while both 16-byte loads of a group lie inside in[0..avail); returns the

@@ -125,6 +125,7 @@ extern int	bm25_unpack_tfs(const uint8_t *in, size_t avail, uint32_t n, uint32_t
  * path even where a SIMD one is available (both give identical results).
  */
 extern void bm25_codec_force_scalar(int on);
+extern void bm25_codec_init(void);
 
 /* Append v as a LEB128 varint; returns bytes written (<= 10). */
 extern size_t bm25_varint_put(uint8_t *out, uint64_t v);

@@ -4,6 +4,7 @@
  *-------------------------------------------------------------------------
  */
 #include "bm25_core.h"
+#include "codec.h"
 
 /*
  * Map a bm25_status to a short English description, so that every caller
@@ -28,4 +29,14 @@ bm25_strerror(int status)
 			return "index format limit exceeded";
 	}
 	return "unknown error";
+}
+
+/* See bm25_core.h. */
+void
+bm25_core_init(void)
+{
+	static const uint8_t none[1] = {0};
+
+	(void) bm25_crc32c(0, none, 0);
+	bm25_codec_init();
 }
