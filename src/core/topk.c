@@ -1154,6 +1154,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 	double		rest = e->wpre[*ne];
 	double		kt = e->sc->idf[t] * (e->sc->k1 + 1.0);
 	double		need = reject_need(e, rest);
+	double		need0 = reject_need(e, 0.0);
 	bm25_impact imp[BM25_MAX_IMPACTS];
 	uint32_t	nimp = 0;
 	uint32_t	tmin = 1;
@@ -1189,16 +1190,55 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 		/* most rejections are decided here, without a division */
 		if (need > 0.0 && kt * tf < need * (tf + norm))
 			continue;
-		part = contrib(e, t, c->tfs[p], norm);
-		if (cannot_reach(e, part + rest))
-			continue;
-		TOPK_STAT(2);
-		c->pos = p;
-		c->doc = d;
-		c->tf = c->tfs[p];
-		rc = probe_and_emit(e, wc, wt, *ne, d, dl, norm, part, &moved);
-		if (rc != BM25_OK)
-			return rc;
+		if (*ne == 1)
+		{
+			/*
+			 * Two terms: the other one's posting at d decides, and where
+			 * it has none (the usual case) the same division-free test,
+			 * against theta alone, drops most candidates before any
+			 * contribution is computed.
+			 */
+			bm25_cursor *o = wc[0];
+			double		before = e->theta;
+
+			TOPK_STAT(2);
+			rc = cur_advance(o, d);
+			if (rc != BM25_OK)
+				return rc;
+			if (o->doc == d)
+			{
+				part = contrib(e, t, c->tfs[p], norm);
+				part += contrib(e, wt[0], o->tf, norm);
+			}
+			else
+			{
+				if (need0 > 0.0 && kt * tf < need0 * (tf + norm))
+					continue;
+				part = contrib(e, t, c->tfs[p], norm);
+			}
+			if (cannot_reach(e, part))
+				continue;
+			c->pos = p;
+			c->doc = d;
+			c->tf = c->tfs[p];
+			rc = engine_emit(e, d, dl);
+			if (rc != BM25_OK)
+				return rc;
+			moved = e->theta != before;
+		}
+		else
+		{
+			part = contrib(e, t, c->tfs[p], norm);
+			if (cannot_reach(e, part + rest))
+				continue;
+			TOPK_STAT(2);
+			c->pos = p;
+			c->doc = d;
+			c->tf = c->tfs[p];
+			rc = probe_and_emit(e, wc, wt, *ne, d, dl, norm, part, &moved);
+			if (rc != BM25_OK)
+				return rc;
+		}
 		if (moved)
 		{
 			*ne = split_point(e, e->wpre, *ne, m);
@@ -1206,6 +1246,7 @@ window_one_essential(topk_engine *e, uint32_t we, uint32_t *ne)
 				return BM25_OK; /* nothing left in the window can reach theta */
 			rest = e->wpre[*ne];
 			need = reject_need(e, rest);
+			need0 = reject_need(e, 0.0);
 			if (nimp > 0)
 				tmin = tf_floor(e, imp, nimp, kt, need);
 		}
