@@ -65,13 +65,15 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("bm25.shared_cache_slots",
-							"Slots of each cache that backends share: analyzed query clauses and term lookups.",
-							"Each clause slot takes 512 bytes and each term slot 256 bytes of shared memory; 0 turns the shared caches off.",
-							&bm25_shared_cache_slots,
-							8192, 0, 1048576,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/* A server-start setting can only be created while preloading. */
+	if (bm25_loaded_by_preload)
+		DefineCustomIntVariable("bm25.shared_cache_slots",
+								"Slots of each cache that backends share: analyzed query clauses and term lookups.",
+								"Each clause slot takes 512 bytes and each term slot 256 bytes of shared memory; 0 turns the shared caches off.",
+								&bm25_shared_cache_slots,
+								8192, 0, 1048576,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("bm25");
 
