@@ -61,10 +61,16 @@
 #define SHC_CLAUSE_SLOT		512
 #define SHC_TERM_SLOT		256
 
-typedef struct ShcClauseHead
+/* The start of every slot of both tables. */
+typedef struct ShcSlotHead
 {
 	pg_atomic_uint32 changecount;
 	uint32		hash;			/* of the key, to pass over other ways quickly */
+} ShcSlotHead;
+
+typedef struct ShcClauseHead
+{
+	ShcSlotHead s;
 	Oid			db;
 	Oid			cfg;
 	uint16		textlen;
@@ -87,8 +93,7 @@ StaticAssertDecl(sizeof(ShcClauseSlot) == SHC_CLAUSE_SLOT, "clause slot size");
 
 typedef struct ShcTermHead
 {
-	pg_atomic_uint32 changecount;
-	uint32		hash;
+	ShcSlotHead s;
 	uint32		termlen;
 	uint32		pad;
 	Bm25SegmentKey key;
@@ -198,8 +203,8 @@ shc_shmem_startup(void)
 			pg_atomic_init_u64(&shc->counters[i], 0);
 		for (Size i = 0; i < (Size) shc->nsets * SHC_WAYS; i++)
 		{
-			pg_atomic_init_u32(&shc_clauses[i].h.changecount, 0);
-			pg_atomic_init_u32(&shc_terms[i].h.changecount, 0);
+			pg_atomic_init_u32(&shc_clauses[i].h.s.changecount, 0);
+			pg_atomic_init_u32(&shc_terms[i].h.s.changecount, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -315,21 +320,46 @@ shc_count(int counter)
 	pg_atomic_fetch_add_u64(&shc->counters[counter], 1);
 }
 
-/*
- * The way of a set a store should use: the one already holding the key
- * (by hash; the caller has just missed, so usually none), else one never
- * written, else the next in this backend's rotation.
- */
-static uint32
-shc_pick_way(pg_atomic_uint32 *const *cc, const uint32 *hashes, uint32 hash)
+/* Way w of the set of hash in a table of slot_size-byte slots. */
+static inline ShcSlotHead *
+shc_way(void *table, Size slot_size, uint32 hash, uint32 w)
 {
-	for (uint32 w = 0; w < SHC_WAYS; w++)
-		if (pg_atomic_read_u32(cc[w]) != 0 && hashes[w] == hash)
-			return w;
-	for (uint32 w = 0; w < SHC_WAYS; w++)
-		if (pg_atomic_read_u32(cc[w]) == 0)
-			return w;
-	return shc_victim++ % SHC_WAYS;
+	return (ShcSlotHead *) ((char *) table +
+							((Size) (hash % shc->nsets) * SHC_WAYS + w) * slot_size);
+}
+
+/*
+ * Claims for writing the slot a store of hash should use: the way already
+ * holding the key (by hash; the caller has just missed, so usually none),
+ * else one never written, else the next in this backend's rotation.
+ * NULL when another backend is writing that slot.  The caller writes the
+ * rest of the slot and calls shc_end_write.
+ */
+static ShcSlotHead *
+shc_claim(void *table, Size slot_size, uint32 hash)
+{
+	ShcSlotHead *slot = NULL;
+
+	for (uint32 w = 0; w < SHC_WAYS && slot == NULL; w++)
+	{
+		ShcSlotHead *h = shc_way(table, slot_size, hash, w);
+
+		if (pg_atomic_read_u32(&h->changecount) != 0 && h->hash == hash)
+			slot = h;
+	}
+	for (uint32 w = 0; w < SHC_WAYS && slot == NULL; w++)
+	{
+		ShcSlotHead *h = shc_way(table, slot_size, hash, w);
+
+		if (pg_atomic_read_u32(&h->changecount) == 0)
+			slot = h;
+	}
+	if (slot == NULL)
+		slot = shc_way(table, slot_size, hash, shc_victim++ % SHC_WAYS);
+	if (!shc_begin_write(&slot->changecount))
+		return NULL;
+	slot->hash = hash;
+	return slot;
 }
 
 /* Hash of a clause key: its bytes, database and configuration. */
@@ -351,7 +381,6 @@ bm25_shcache_clause_get(Oid cfg, const char *text, int len, char ***words, int *
 						uint64 *epoch)
 {
 	ShcClauseSlot copy;
-	ShcClauseSlot *set;
 	uint32		hash;
 
 	*epoch = 0;
@@ -359,19 +388,18 @@ bm25_shcache_clause_get(Oid cfg, const char *text, int len, char ***words, int *
 		return false;
 	*epoch = pg_atomic_read_u64(&shc->epoch);
 	hash = shc_clause_hash(cfg, text, len);
-	set = &shc_clauses[(Size) (hash % shc->nsets) * SHC_WAYS];
 	for (uint32 w = 0; w < SHC_WAYS; w++)
 	{
-		ShcClauseSlot *slot = &set[w];
+		ShcSlotHead *slot = shc_way(shc_clauses, sizeof(ShcClauseSlot), hash, w);
 		const char *p;
 		const char *end;
 		char	  **out;
 
-		if (slot->h.hash != hash)
+		if (slot->hash != hash)
 			continue;
-		if (!shc_read(slot, &slot->h.changecount, &copy, sizeof(copy)))
+		if (!shc_read(slot, &slot->changecount, &copy, sizeof(copy)))
 			continue;
-		if (copy.h.hash != hash || copy.h.epoch != *epoch || copy.h.db != MyDatabaseId ||
+		if (copy.h.s.hash != hash || copy.h.epoch != *epoch || copy.h.db != MyDatabaseId ||
 			copy.h.cfg != cfg || copy.h.textlen != len ||
 			copy.h.datalen > SHC_CLAUSE_DATA || copy.h.textlen > copy.h.datalen ||
 			memcmp(copy.data, text, len) != 0)
@@ -407,11 +435,7 @@ void
 bm25_shcache_clause_put(Oid cfg, const char *text, int len, char **words, int n,
 						uint64 epoch)
 {
-	ShcClauseSlot *set;
 	ShcClauseSlot *slot;
-	pg_atomic_uint32 *cc[SHC_WAYS];
-	uint32		hashes[SHC_WAYS];
-	uint32		hash;
 	Size		datalen = len;
 	char	   *p;
 
@@ -423,17 +447,10 @@ bm25_shcache_clause_put(Oid cfg, const char *text, int len, char **words, int n,
 		return;
 	if (pg_atomic_read_u64(&shc->epoch) != epoch)
 		return;
-	hash = shc_clause_hash(cfg, text, len);
-	set = &shc_clauses[(Size) (hash % shc->nsets) * SHC_WAYS];
-	for (uint32 w = 0; w < SHC_WAYS; w++)
-	{
-		cc[w] = &set[w].h.changecount;
-		hashes[w] = set[w].h.hash;
-	}
-	slot = &set[shc_pick_way(cc, hashes, hash)];
-	if (!shc_begin_write(&slot->h.changecount))
+	slot = (ShcClauseSlot *) shc_claim(shc_clauses, sizeof(ShcClauseSlot),
+									   shc_clause_hash(cfg, text, len));
+	if (slot == NULL)
 		return;
-	slot->h.hash = hash;
 	slot->h.db = MyDatabaseId;
 	slot->h.cfg = cfg;
 	slot->h.textlen = (uint16) len;
@@ -449,7 +466,7 @@ bm25_shcache_clause_put(Oid cfg, const char *text, int len, char **words, int n,
 		memcpy(p, words[i], l + 1);
 		p += l + 1;
 	}
-	shc_end_write(&slot->h.changecount);
+	shc_end_write(&slot->h.s.changecount);
 	shc_count(SHC_CLAUSE_STORE);
 }
 
@@ -481,22 +498,20 @@ bm25_shcache_term_get(const Bm25SegmentKey *key, const char *term, uint32 len,
 					  bm25_term_info *info)
 {
 	ShcTermSlot copy;
-	ShcTermSlot *set;
 	uint32		hash;
 
 	if (shc == NULL || len == 0 || len > SHC_TERM_DATA)
 		return false;
 	hash = shc_term_hash(key, term, len);
-	set = &shc_terms[(Size) (hash % shc->nsets) * SHC_WAYS];
 	for (uint32 w = 0; w < SHC_WAYS; w++)
 	{
-		ShcTermSlot *slot = &set[w];
+		ShcSlotHead *slot = shc_way(shc_terms, sizeof(ShcTermSlot), hash, w);
 
-		if (slot->h.hash != hash)
+		if (slot->hash != hash)
 			continue;
-		if (!shc_read(slot, &slot->h.changecount, &copy, sizeof(copy)))
+		if (!shc_read(slot, &slot->changecount, &copy, sizeof(copy)))
 			continue;
-		if (copy.h.hash != hash || copy.h.termlen != len ||
+		if (copy.h.s.hash != hash || copy.h.termlen != len ||
 			memcmp(&copy.h.key, key, sizeof(*key)) != 0 ||
 			memcmp(copy.term, term, len) != 0)
 			continue;
@@ -513,30 +528,19 @@ void
 bm25_shcache_term_put(const Bm25SegmentKey *key, const char *term, uint32 len,
 					  const bm25_term_info *info)
 {
-	ShcTermSlot *set;
 	ShcTermSlot *slot;
-	pg_atomic_uint32 *cc[SHC_WAYS];
-	uint32		hashes[SHC_WAYS];
-	uint32		hash;
 
 	if (shc == NULL || len == 0 || len > SHC_TERM_DATA)
 		return;
-	hash = shc_term_hash(key, term, len);
-	set = &shc_terms[(Size) (hash % shc->nsets) * SHC_WAYS];
-	for (uint32 w = 0; w < SHC_WAYS; w++)
-	{
-		cc[w] = &set[w].h.changecount;
-		hashes[w] = set[w].h.hash;
-	}
-	slot = &set[shc_pick_way(cc, hashes, hash)];
-	if (!shc_begin_write(&slot->h.changecount))
+	slot = (ShcTermSlot *) shc_claim(shc_terms, sizeof(ShcTermSlot),
+									 shc_term_hash(key, term, len));
+	if (slot == NULL)
 		return;
-	slot->h.hash = hash;
 	slot->h.termlen = len;
 	slot->h.key = *key;
 	slot->h.info = *info;
 	memcpy(slot->term, term, len);
-	shc_end_write(&slot->h.changecount);
+	shc_end_write(&slot->h.s.changecount);
 	shc_count(SHC_TERM_STORE);
 }
 
