@@ -301,16 +301,16 @@ shc_end_write(pg_atomic_uint32 *cc)
  * (or was rewritten while being copied).
  */
 static bool
-shc_read(const void *slot, pg_atomic_uint32 *cc, void *dst, Size size)
+shc_read(ShcSlotHead *slot, void *dst, Size size)
 {
-	uint32		before = pg_atomic_read_u32(cc);
+	uint32		before = pg_atomic_read_u32(&slot->changecount);
 
 	if (before & 1)
 		return false;
 	pg_read_barrier();
 	memcpy(dst, slot, size);
 	pg_read_barrier();
-	return pg_atomic_read_u32(cc) == before;
+	return pg_atomic_read_u32(&slot->changecount) == before;
 }
 
 /* Counts an event for bm25_shared_cache_stats(). */
@@ -397,7 +397,7 @@ bm25_shcache_clause_get(Oid cfg, const char *text, int len, char ***words, int *
 
 		if (slot->hash != hash)
 			continue;
-		if (!shc_read(slot, &slot->changecount, &copy, sizeof(copy)))
+		if (!shc_read(slot, &copy, sizeof(copy)))
 			continue;
 		if (copy.h.s.hash != hash || copy.h.epoch != *epoch || copy.h.db != MyDatabaseId ||
 			copy.h.cfg != cfg || copy.h.textlen != len ||
@@ -509,7 +509,7 @@ bm25_shcache_term_get(const Bm25SegmentKey *key, const char *term, uint32 len,
 
 		if (slot->hash != hash)
 			continue;
-		if (!shc_read(slot, &slot->changecount, &copy, sizeof(copy)))
+		if (!shc_read(slot, &copy, sizeof(copy)))
 			continue;
 		if (copy.h.s.hash != hash || copy.h.termlen != len ||
 			memcmp(&copy.h.key, key, sizeof(*key)) != 0 ||
