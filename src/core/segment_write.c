@@ -27,7 +27,16 @@
 
 #include "seg_format.h"
 
-#define WBUF_SIZE			(64 * 1024)
+/*
+ * Output is handed to the io callback in pieces that end on multiples of
+ * WBUF_SIZE in the file (the first one starts after the header).  2 MB
+ * pieces let a kernel whose page cache takes large folios (Linux 6.16+ on
+ * ext4, xfs) keep the file in 2 MB folios, which every backend then maps
+ * with one page-table entry each instead of 512: a new backend used to
+ * spend about 5 us per 64 kB of segment it touched first (see
+ * docs/benchmarks.md).  Elsewhere it only means fewer, larger writes.
+ */
+#define WBUF_SIZE			(2 * 1024 * 1024)
 #define TERM_FRONTIER_CAP	64	/* working term frontier, reduced when full */
 #define TERM_FRONTIER_KEEP	32
 
@@ -214,7 +223,8 @@ w_emit(bm25_seg_writer *w, const void *data, size_t len)
 	w->crc = bm25_crc32c(w->crc, data, len);
 	while (len > 0)
 	{
-		size_t		n = WBUF_SIZE - w->wlen;
+		/* the buffer's piece ends at the next multiple of WBUF_SIZE */
+		size_t		n = WBUF_SIZE - (size_t) (w->wstart % WBUF_SIZE) - w->wlen;
 
 		if (n == 0)
 		{

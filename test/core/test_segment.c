@@ -25,6 +25,9 @@ typedef struct membuf
 	size_t		cap;
 	int			nwrites;
 	int			fail_at;		/* fail the fail_at-th write (1-based), 0 = never */
+	int			log_cap;		/* > 0: log the first log_cap writes below */
+	uint64_t   *log_off;
+	size_t	   *log_len;
 } membuf;
 
 /* pwrite into a growable buffer; gaps read as zero. */
@@ -36,6 +39,11 @@ mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
 	m->nwrites++;
 	if (m->fail_at > 0 && m->nwrites >= m->fail_at)
 		return -1;
+	if (m->nwrites <= m->log_cap)
+	{
+		m->log_off[m->nwrites - 1] = off;
+		m->log_len[m->nwrites - 1] = len;
+	}
 	if (off + len > m->cap)
 	{
 		size_t		ncap = m->cap ? m->cap : 4096;
@@ -1755,6 +1763,65 @@ test_lookup_neighbours(void)
 	corpus_free(&c);
 }
 
+/*
+ * The writer hands the file to its io callback in pieces that end on 2 MB
+ * boundaries (after the header, which comes last at offset 0), so that a
+ * page cache with large folios can hold the file in 2 MB folios; the
+ * pieces must still cover the file contiguously.
+ */
+static void
+test_write_pieces(void)
+{
+	const uint64_t piece = 2 * 1024 * 1024;
+	corpus		c;
+	membuf		m = {0};
+	bm25_seg_summary sum;
+	bm25_segment *seg = NULL;
+	uint64_t	next = SEG_HDR_SIZE;
+	int			header = 0;
+	int			unaligned = 0;
+	int			gaps = 0;
+	int			i;
+
+	m.log_cap = 64;
+	m.log_off = malloc(sizeof(uint64_t) * m.log_cap);
+	m.log_len = malloc(sizeof(size_t) * m.log_cap);
+	corpus_make(&c, 40000, 40000, 160, 0, 77);
+	CHECK(build_segment(&c, NULL, 0, c.ndocs, &m, &sum) == BM25_OK);
+	CHECK_MSG(m.len > 2 * piece, "segment of %zu bytes is too small for the test", m.len);
+	CHECK(m.nwrites <= m.log_cap);
+	for (i = 0; i < m.nwrites && i < m.log_cap; i++)
+	{
+		uint64_t	off = m.log_off[i];
+		uint64_t	end = off + m.log_len[i];
+
+		if (off == 0)
+		{
+			header += m.log_len[i] == SEG_HDR_SIZE;
+			continue;
+		}
+		if (off != next)
+			gaps++;
+		next = end;
+		/* only the file's last piece may end off a boundary */
+		if (end != m.len && end % piece != 0)
+			unaligned++;
+		if (m.log_len[i] > piece)
+			unaligned++;
+	}
+	CHECK(header == 1);
+	CHECK_MSG(gaps == 0, "%d pieces do not follow the previous one", gaps);
+	CHECK_MSG(unaligned == 0, "%d pieces end off a 2 MB boundary", unaligned);
+	CHECK(next == m.len);
+	CHECK(m.nwrites >= 3);
+	CHECK(bm25_segment_open(m.data, m.len, &seg, NULL, 0) == BM25_OK);
+	bm25_segment_close(seg);
+	free(m.log_off);
+	free(m.log_len);
+	free(m.data);
+	corpus_free(&c);
+}
+
 void
 suite_segment(void)
 {
@@ -1771,4 +1838,5 @@ suite_segment(void)
 	test_corruption();
 	test_checksum_memo();
 	test_dict_layout();
+	test_write_pieces();
 }
