@@ -935,6 +935,30 @@ bm25_cursor_advance(bm25_cursor *c, uint32_t target)
 			return rc;
 		if (c->doc >= target)
 			return BM25_OK;
+
+		/*
+		 * Landing inside a fresh block (a probe, usually): the target lies
+		 * anywhere in it, so a branch-free binary search over docs[1..]
+		 * replaces a scan of half a block on average.  docs[0] < target
+		 * <= docs[nbuf - 1], so nbuf >= 2 and the result is a real posting.
+		 */
+		{
+			const uint32_t *base = c->docs + 1;
+			uint32_t	n = c->nbuf - 1;
+
+			while (n > 1)
+			{
+				uint32_t	half = n / 2;
+
+				base = base[half] < target ? base + half : base;
+				n -= half;
+			}
+			pos = (uint32_t) (base - c->docs) + (*base < target);
+			c->pos = pos;
+			c->doc = c->docs[pos];
+			c->tf = c->tfs[pos];
+			return BM25_OK;
+		}
 	}
 	/* the current block's last doc is >= target, so this stops */
 	pos = c->pos + 1;
