@@ -954,16 +954,15 @@ bm25_cursor_advance(bm25_cursor *c, uint32_t target)
 				n -= half;
 			}
 			pos = (uint32_t) (base - c->docs) + (*base < target);
-			c->pos = pos;
-			c->doc = c->docs[pos];
-			c->tf = c->tfs[pos];
-			return BM25_OK;
 		}
 	}
-	/* the current block's last doc is >= target, so this stops */
-	pos = c->pos + 1;
-	while (c->docs[pos] < target)
-		pos++;
+	else
+	{
+		/* the current block's last doc is >= target, so this stops */
+		pos = c->pos + 1;
+		while (c->docs[pos] < target)
+			pos++;
+	}
 	c->pos = pos;
 	c->doc = c->docs[pos];
 	c->tf = c->tfs[pos];

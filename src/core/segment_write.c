@@ -32,8 +32,8 @@
  * WBUF_SIZE in the file (the first one starts after the header).  2 MB
  * pieces let a kernel whose page cache takes large folios (Linux 6.16+ on
  * ext4, xfs) keep the file in 2 MB folios, which every backend then maps
- * with one page-table entry each instead of 512: a new backend used to
- * spend about 5 us per 64 kB of segment it touched first (see
+ * with one page-table entry each instead of 512; in small folios a new
+ * backend spends 4-5 us on each 64 kB of segment it touches first (see
  * docs/benchmarks.md).  Elsewhere it only means fewer, larger writes.
  */
 #define WBUF_SIZE			(2 * 1024 * 1024)
